@@ -1,0 +1,37 @@
+package dev.ferry.vmm;
+
+import java.io.PrintStream;
+
+/**
+ * Ferry's messages to the operator, on standard error, prefixed like QEMU's
+ * ("ferry: ..."). Deliberately tiny: java.util.logging costs startup time and the VMM's
+ * standard output may carry the guest's serial console.
+ */
+public final class Log {
+    private static final PrintStream ERR = System.err;
+    private static volatile boolean debug = Boolean.getBoolean("ferry.debug");
+
+    private Log() {}
+
+    public static void info(String message) {
+        ERR.println("ferry: " + message);
+    }
+
+    public static void warn(String message) {
+        ERR.println("ferry: warning: " + message);
+    }
+
+    public static void error(String message) {
+        ERR.println("ferry: error: " + message);
+    }
+
+    public static void debug(String message) {
+        if (debug) {
+            ERR.println("ferry: debug: " + message);
+        }
+    }
+
+    public static void setDebug(boolean on) {
+        debug = on;
+    }
+}

@@ -1,0 +1,109 @@
+package dev.ferry.vmm;
+
+import dev.ferry.vmm.boot.BootException;
+import dev.ferry.vmm.cli.CliException;
+import dev.ferry.vmm.cli.CliRequest;
+import dev.ferry.vmm.cli.CommandLine;
+import dev.ferry.vmm.hypervisor.HypervisorException;
+import dev.ferry.vmm.hypervisor.kvm.Kvm;
+import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.MachineConfig;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** {@code ferry [QEMU-style options]}: builds the machine from the command line and runs it. */
+public final class Main {
+
+    public static final String VERSION = "0.1.0";
+    /** Exit status for command-line and start-up errors, as QEMU uses. */
+    static final int EXIT_ERROR = 1;
+
+    private Main() {}
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    static int run(String[] args) {
+        CliRequest request;
+        try {
+            request = CommandLine.parse(args);
+        } catch (CliException e) {
+            Log.info(e.getMessage());
+            return EXIT_ERROR;
+        }
+        if (request instanceof CliRequest.ShowVersion) {
+            System.out.println("Ferry " + VERSION + " (QEMU-compatible command line and QMP; KVM only)");
+            return 0;
+        }
+        if (request instanceof CliRequest.ShowHelp) {
+            System.out.print(Usage.TEXT);
+            return 0;
+        }
+        return runMachine(((CliRequest.Run) request).config());
+    }
+
+    private static int runMachine(MachineConfig config) {
+        Kvm kvm;
+        try {
+            kvm = Kvm.open();
+        } catch (HypervisorException e) {
+            Log.info("cannot use KVM: " + e.getMessage());
+            return EXIT_ERROR;
+        }
+        Machine machine;
+        try {
+            machine = Machine.create(config, kvm);
+        } catch (BootException | HypervisorException | IllegalArgumentException e) {
+            Log.info(e.getMessage());
+            kvm.close();
+            return EXIT_ERROR;
+        } catch (IOException e) {
+            Log.info("cannot create the machine: " + e.getMessage());
+            kvm.close();
+            return EXIT_ERROR;
+        }
+        Path pidfile = config.pidfile();
+        try {
+            if (pidfile != null) {
+                Files.writeString(pidfile, ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
+            }
+            Thread hook = new Thread(() -> {
+                // SIGTERM/SIGINT: power the machine off cleanly, as QEMU does on a signal.
+                if (!machine.exitStatus().isDone()) {
+                    Log.info("terminating on signal");
+                    try {
+                        machine.quit("host-signal").get();
+                    } catch (Exception e) {
+                        Log.debug("shutdown on signal: " + e);
+                    }
+                }
+            }, "shutdown-hook");
+            Runtime.getRuntime().addShutdownHook(hook);
+            machine.start();
+            int status = machine.exitStatus().join();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // already shutting down
+            }
+            return status;
+        } catch (IOException e) {
+            Log.info("cannot write pidfile '" + pidfile + "': " + e.getMessage());
+            return EXIT_ERROR;
+        } finally {
+            machine.close();
+            kvm.close();
+            if (pidfile != null) {
+                try {
+                    Files.deleteIfExists(pidfile);
+                } catch (IOException e) {
+                    Log.debug("removing pidfile: " + e);
+                }
+            }
+        }
+    }
+}

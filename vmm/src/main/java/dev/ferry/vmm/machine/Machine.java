@@ -1,0 +1,316 @@
+package dev.ferry.vmm.machine;
+
+import dev.ferry.vmm.Log;
+import dev.ferry.vmm.boot.FirmwareAbi;
+import dev.ferry.vmm.boot.FirmwareLayout;
+import dev.ferry.vmm.boot.MultibootLoader;
+import dev.ferry.vmm.device.PlatformEvents;
+import dev.ferry.vmm.hypervisor.Hypervisor;
+import dev.ferry.vmm.hypervisor.Vcpu;
+import dev.ferry.vmm.hypervisor.VirtualMachine;
+import dev.ferry.vmm.memory.GuestRam;
+import dev.ferry.vmm.memory.PageStateBitmap;
+import dev.ferry.vmm.memory.RamRange;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * A running virtual machine: guest RAM, platform devices, the KVM VM and its vCPU threads, and
+ * the run state. Everything that changes the machine as a whole (start, stop, reset, shutdown)
+ * runs on one control thread, so commands never race with vCPU events.
+ */
+public final class Machine implements PlatformEvents, AutoCloseable {
+
+    /** How long vCPUs get to stop before the machine is declared wedged. */
+    static final long VCPU_STOP_TIMEOUT_MS = 5_000;
+
+    private final MachineConfig config;
+    private final Hypervisor hypervisor;
+    private final GuestRam ram;
+    private final PageStateBitmap pageStates;
+    private final SerialBackend serialBackend;
+    private volatile PlatformDevices devices;
+    private final ExitHandler exitHandler;
+    private final byte[] kernelImage;
+    private final FirmwareLayout firmwareLayout;
+    private final CpuidTemplate cpuid;
+    private final ExecutorService control;
+    private final CompletableFuture<Integer> exitStatus = new CompletableFuture<>();
+    private final List<MachineListener> listeners = new CopyOnWriteArrayList<>();
+
+    private volatile RunState state = RunState.PRELAUNCH;
+    private volatile VirtualMachine vm;
+    private List<Vcpu> vcpus = List.of();
+    private VcpuControl vcpuControl;
+
+    private Machine(MachineConfig config, Hypervisor hypervisor, GuestRam ram, byte[] kernelImage,
+                    FirmwareLayout firmwareLayout, SerialBackendFactory serialFactory) throws IOException {
+        this.config = config;
+        this.hypervisor = hypervisor;
+        this.ram = ram;
+        this.kernelImage = kernelImage;
+        this.firmwareLayout = firmwareLayout;
+        this.pageStates = new PageStateBitmap(ram.layout().ramEnd());
+        this.control = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "machine-control");
+            t.setDaemon(true);
+            return t;
+        });
+        SerialBackend serial = serialFactory.open(this::serialInput);
+        this.serialBackend = serial;
+        PlatformDevices devs = new PlatformDevices(FirmwareConfig.build(config, ram.layout()), serial.output(),
+                high -> {
+                    VirtualMachine current = vm;
+                    if (current != null) {
+                        current.setIrqLine(PlatformDevices.COM1_IRQ, high);
+                    }
+                }, this, pageStates, ram.layout(), FirmwareAbi.get());
+        this.devices = devs;
+        this.exitHandler = new ExitHandler(devs.ports, devs.mmio, devs.pageStateChannel);
+        this.cpuid = new CpuidTemplate(hypervisor.supportedCpuid(), config.cpus());
+    }
+
+    /** Host input for the guest's UART; input that arrives while the machine is built is dropped. */
+    private void serialInput(byte[] bytes) {
+        PlatformDevices d = devices;
+        if (d != null) {
+            d.serial.receive(bytes);
+        }
+    }
+
+    @FunctionalInterface
+    interface SerialBackendFactory {
+        SerialBackend open(java.util.function.Consumer<byte[]> input) throws IOException;
+    }
+
+    /** Builds the machine (RAM, devices) without starting it. */
+    public static Machine create(MachineConfig config, Hypervisor hypervisor) throws IOException {
+        byte[] image = KernelImages.read(config.kernel());
+        FirmwareLayout layout = FirmwareLayout.read(image, FirmwareAbi.get());
+        GuestRam ram = GuestRam.create(new dev.ferry.vmm.memory.MemoryLayout(config.memoryBytes()),
+                config.name() == null ? "ferry-ram" : "ferry-ram-" + config.name());
+        try {
+            return new Machine(config, hypervisor, ram, image, layout,
+                    input -> SerialBackend.open(config.serial(), input));
+        } catch (IOException | RuntimeException e) {
+            ram.close();
+            throw e;
+        }
+    }
+
+    public MachineConfig config() {
+        return config;
+    }
+
+    public RunState state() {
+        return state;
+    }
+
+    public GuestRam ram() {
+        return ram;
+    }
+
+    public PageStateBitmap pageStates() {
+        return pageStates;
+    }
+
+    /** The firmware's published layout, or null when the kernel is not a Ferry firmware. */
+    public FirmwareLayout firmwareLayout() {
+        return firmwareLayout;
+    }
+
+    public void addListener(MachineListener l) {
+        listeners.add(l);
+    }
+
+    /** Completes with the VMM's exit status when the machine has ended. */
+    public CompletableFuture<Integer> exitStatus() {
+        return exitStatus;
+    }
+
+    /** Creates the VM and vCPUs, loads the kernel, and runs it unless {@code -S} was given. */
+    public Future<?> start() {
+        return control.submit(() -> {
+            try {
+                boot();
+                if (config.startPaused()) {
+                    setState(RunState.PRELAUNCH);
+                } else {
+                    vcpuControl.release();
+                    setState(RunState.RUNNING);
+                }
+            } catch (RuntimeException e) {
+                fail("cannot start the machine: " + e.getMessage());
+            }
+        });
+    }
+
+    /** Powers off from the host side (QMP quit, SIGTERM). */
+    public Future<?> quit(String reason) {
+        return control.submit(() -> shutdownNow(false, reason, 0));
+    }
+
+    /** Presses the power button (QMP system_powerdown); the guest decides. */
+    public void powerdown() {
+        devices.systemControl.requestPowerdown();
+    }
+
+    // ---- PlatformEvents, called on vCPU threads ----
+
+    @Override
+    public void guestReset(String reason) {
+        control.execute(() -> onGuestReset(reason));
+    }
+
+    @Override
+    public void guestPoweroff(String reason) {
+        control.execute(() -> shutdownNow(true, reason, 0));
+    }
+
+    @Override
+    public void debugExit(int status) {
+        control.execute(() -> shutdownNow(true, "guest-shutdown", status));
+    }
+
+    /** Events from vCPU threads that stopped on an exit only the machine can handle. */
+    private void vcpuEvent(int vcpuId, ExitAction action) {
+        control.execute(() -> {
+            if (action instanceof ExitAction.GuestShutdown s) {
+                Log.info(s.reason());
+                onGuestReset("triple-fault");
+            } else if (action instanceof ExitAction.SystemEvent e) {
+                if (e.reset()) {
+                    onGuestReset(e.reason());
+                } else {
+                    shutdownNow(true, e.reason(), 0);
+                }
+            } else if (action instanceof ExitAction.Fatal f) {
+                fail(f.message());
+            } else if (action instanceof ExitAction.Halted) {
+                fail("vCPU " + vcpuId + " executed HLT with interrupts unavailable");
+            }
+        });
+    }
+
+    // ---- control thread ----
+
+    private void boot() {
+        VirtualMachine newVm = hypervisor.createVirtualMachine();
+        List<Vcpu> newVcpus = new ArrayList<>();
+        try {
+            int slot = 0;
+            for (RamRange r : ram.layout().ranges()) {
+                newVm.mapMemory(slot++, r.guestPhysicalAddress(), r.size(), ram.hostAddress(r), false);
+            }
+            newVm.createInterruptController();
+            for (int i = 0; i < config.cpus(); i++) {
+                Vcpu v = newVm.createVcpu(i);
+                newVcpus.add(v);
+                v.setCpuid(cpuid.forVcpu(i));
+            }
+            MultibootLoader.LoadedKernel kernel = MultibootLoader.load(kernelImage, config.append(), ram);
+            Vcpu bsp = newVcpus.get(0);
+            bsp.setSpecialRegisters(BootCpuState.special(bsp.specialRegisters()));
+            bsp.setRegisters(BootCpuState.standard(kernel));
+        } catch (RuntimeException e) {
+            newVcpus.forEach(Vcpu::close);
+            newVm.close();
+            throw e;
+        }
+        vm = newVm;
+        vcpus = List.copyOf(newVcpus);
+        vcpuControl = new VcpuControl(vcpus.size());
+        for (Vcpu v : vcpus) {
+            new VcpuThread(v, exitHandler, vcpuControl, this::vcpuEvent).start();
+        }
+    }
+
+    /** Stops all vCPU threads and destroys the KVM VM; RAM and devices stay. */
+    private void tearDownVm() {
+        VcpuControl c = vcpuControl;
+        if (c == null) {
+            return;
+        }
+        try {
+            if (!c.stopAll(() -> vcpus.forEach(Vcpu::requestExit), VCPU_STOP_TIMEOUT_MS)) {
+                Log.error("vCPUs did not stop within " + VCPU_STOP_TIMEOUT_MS + " ms");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        c.terminate();
+        vcpus.forEach(Vcpu::close);
+        vm.close();
+        vm = null;
+        vcpus = List.of();
+        vcpuControl = null;
+    }
+
+    private void onGuestReset(String reason) {
+        if (state == RunState.SHUTDOWN) {
+            return;
+        }
+        if (config.noReboot()) {
+            // QEMU: with -no-reboot a guest reset is a shutdown, reported as such.
+            shutdownNow(true, reason, 0);
+            return;
+        }
+        Log.info("guest reset (" + reason + ")");
+        tearDownVm();
+        ram.discard();
+        pageStates.restore(new long[pageStates.snapshot().length]);
+        listeners.forEach(l -> l.reset(true, reason));
+        try {
+            boot();
+            vcpuControl.release();
+            setState(RunState.RUNNING);
+        } catch (RuntimeException e) {
+            fail("cannot restart the machine after reset: " + e.getMessage());
+        }
+    }
+
+    private void shutdownNow(boolean guest, String reason, int status) {
+        if (state == RunState.SHUTDOWN) {
+            return;
+        }
+        tearDownVm();
+        setState(RunState.SHUTDOWN);
+        listeners.forEach(l -> l.shutdown(guest, reason));
+        serialBackend.close();
+        exitStatus.complete(status);
+    }
+
+    private void fail(String message) {
+        Log.error(message);
+        tearDownVm();
+        setState(RunState.INTERNAL_ERROR);
+        serialBackend.close();
+        exitStatus.complete(1);
+    }
+
+    private void setState(RunState next) {
+        RunState prev = state;
+        state = next;
+        if (prev != next) {
+            listeners.forEach(l -> l.stateChanged(prev, next));
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            control.submit(this::tearDownVm).get();
+        } catch (Exception e) {
+            Log.debug("closing machine: " + e);
+        }
+        control.shutdownNow();
+        ram.close();
+    }
+}

@@ -1,0 +1,117 @@
+package dev.ferry.vmm.memory;
+
+import com.sun.jna.Pointer;
+import dev.ferry.vmm.os.HostMapping;
+import dev.ferry.vmm.os.Memfd;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * All guest RAM in one {@code memfd}, mapped once with {@code MAP_SHARED}. A memfd (not anonymous
+ * memory) so that the same pages can be mapped by the migration helper VM and handed to another
+ * VMM process for local migration (DESIGN.md, "Local migration").
+ */
+public final class GuestRam implements GuestMemory, AutoCloseable {
+
+    private final MemoryLayout layout;
+    private final Memfd memfd;
+    private final HostMapping mapping;
+    private final Pointer base;
+
+    private GuestRam(MemoryLayout layout, Memfd memfd, HostMapping mapping) {
+        this.layout = layout;
+        this.memfd = memfd;
+        this.mapping = mapping;
+        this.base = new Pointer(mapping.address());
+    }
+
+    /** Creates zero-filled RAM for {@code layout}; pages are allocated on first touch. */
+    public static GuestRam create(MemoryLayout layout, String name) {
+        Memfd fd = Memfd.create(name, layout.ramSize());
+        try {
+            return new GuestRam(layout, fd, HostMapping.map(fd));
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public MemoryLayout layout() {
+        return layout;
+    }
+
+    /** The RAM file, for sharing with another VM or process. */
+    public Memfd memfd() {
+        return memfd;
+    }
+
+    /** The host virtual address where range {@code r} is mapped (for KVM memory slots). */
+    public long hostAddress(RamRange r) {
+        return mapping.address() + r.fileOffset();
+    }
+
+    private long offsetOf(long gpa, long length) {
+        RamRange r = layout.rangeOf(gpa, length);
+        if (r == null) {
+            throw new IllegalArgumentException(String.format(
+                    "guest-physical range 0x%x+0x%x is not RAM", gpa, length));
+        }
+        return r.fileOffset() + (gpa - r.guestPhysicalAddress());
+    }
+
+    @Override
+    public void read(long gpa, byte[] dst, int offset, int length) {
+        base.read(offsetOf(gpa, length), dst, offset, length);
+    }
+
+    @Override
+    public void write(long gpa, byte[] src, int offset, int length) {
+        base.write(offsetOf(gpa, length), src, offset, length);
+    }
+
+    @Override
+    public long readLong(long gpa) {
+        return base.getLong(offsetOf(gpa, 8));
+    }
+
+    @Override
+    public void writeLong(long gpa, long value) {
+        base.setLong(offsetOf(gpa, 8), value);
+    }
+
+    @Override
+    public int readInt(long gpa) {
+        return base.getInt(offsetOf(gpa, 4));
+    }
+
+    @Override
+    public void writeInt(long gpa, int value) {
+        base.setInt(offsetOf(gpa, 4), value);
+    }
+
+    @Override
+    public ByteBuffer view(long gpa, int length) {
+        return base.getByteBuffer(offsetOf(gpa, length), length).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    @Override
+    public void zero(long gpa, long length) {
+        base.setMemory(offsetOf(gpa, length), length, (byte) 0);
+    }
+
+    /**
+     * Returns all RAM to zero by punching a hole in the file (the host frees the pages), which is
+     * what a reset needs and costs nothing for untouched memory.
+     */
+    public void discard() {
+        memfd.punchHole(0, layout.ramSize());
+    }
+
+    @Override
+    public void close() {
+        mapping.unmap();
+        memfd.close();
+    }
+}

@@ -1,0 +1,87 @@
+package dev.ferry.vmm.os;
+
+/**
+ * An anonymous memory file (memfd_create(2)) of a fixed size. Guest RAM lives in memfds rather
+ * than anonymous mappings so that the same pages can be mapped into a second VM (the migration
+ * helper) or passed to another process with SCM_RIGHTS (local migration).
+ *
+ * <p>The file is sparse: pages take host memory only once touched.
+ */
+public final class Memfd implements AutoCloseable {
+    private final String name;
+    private final long size;
+    private int fd;
+
+    private Memfd(String name, int fd, long size) {
+        this.name = name;
+        this.fd = fd;
+        this.size = size;
+    }
+
+    /**
+     * Creates a memfd named {@code name} (shown in /proc/PID/maps as "/memfd:name") of
+     * {@code size} bytes. The fd is close-on-exec.
+     */
+    public static Memfd create(String name, long size) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("memfd size must be positive: " + size);
+        }
+        int fd = LibC.memfd_create(name, LibC.MFD_CLOEXEC);
+        if (fd < 0) {
+            throw NativeException.lastError("memfd_create(\"" + name + "\", MFD_CLOEXEC)");
+        }
+        if (LibC.ftruncate(fd, size) != 0) {
+            NativeException failure = NativeException.lastError(
+                    "ftruncate(memfd \"" + name + "\", 0x" + Long.toHexString(size) + ")");
+            LibC.close(fd);
+            throw failure;
+        }
+        return new Memfd(name, fd, size);
+    }
+
+    /** The file descriptor; valid until {@link #close()}. */
+    public int fd() {
+        if (fd < 0) {
+            throw new IllegalStateException("memfd \"" + name + "\" is closed");
+        }
+        return fd;
+    }
+
+    public long size() {
+        return size;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Frees the host pages backing {@code [offset, offset+length)}; they read back as zeroes.
+     * Mappings of the file see the change at once (fallocate(2), FALLOC_FL_PUNCH_HOLE).
+     */
+    public void punchHole(long offset, long length) {
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new IndexOutOfBoundsException("range 0x" + Long.toHexString(offset) + "+0x"
+                    + Long.toHexString(length) + " outside memfd of 0x" + Long.toHexString(size) + " bytes");
+        }
+        if (LibC.fallocate(fd(), LibC.FALLOC_FL_PUNCH_HOLE | LibC.FALLOC_FL_KEEP_SIZE, offset, length) != 0) {
+            throw NativeException.lastError("fallocate(memfd \"" + name + "\", PUNCH_HOLE|KEEP_SIZE, 0x"
+                    + Long.toHexString(offset) + ", 0x" + Long.toHexString(length) + ")");
+        }
+    }
+
+    /** Closes the fd. Existing mappings stay valid (the kernel keeps the file while mapped). */
+    @Override
+    public void close() {
+        int toClose = fd;
+        if (toClose >= 0) {
+            fd = -1;
+            LibC.close(toClose);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "memfd \"" + name + "\" (fd " + fd + ", 0x" + Long.toHexString(size) + " bytes)";
+    }
+}

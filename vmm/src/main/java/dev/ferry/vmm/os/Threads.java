@@ -1,0 +1,28 @@
+package dev.ferry.vmm.os;
+
+/** Native identities of Java threads. */
+public final class Threads {
+    // gettid has no glibc wrapper before 2.30; the syscall number is per architecture
+    // (arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h).
+    private static final long SYS_GETTID = switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> 186;
+        case "aarch64" -> 178;
+        default -> -1;
+    };
+
+    private Threads() {}
+
+    /** The kernel thread id of the calling thread (what tgkill(2) and /proc/PID/task name). */
+    public static int currentTid() {
+        if (SYS_GETTID < 0) {
+            throw new UnsupportedOperationException(
+                    "gettid syscall number unknown on " + System.getProperty("os.arch"));
+        }
+        return (int) LibC.syscall(SYS_GETTID);
+    }
+
+    /** This process's id (the thread group id that tgkill(2) needs). */
+    public static int processId() {
+        return LibC.getpid();
+    }
+}

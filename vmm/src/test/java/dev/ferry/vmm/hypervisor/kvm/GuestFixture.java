@@ -1,0 +1,91 @@
+package dev.ferry.vmm.hypervisor.kvm;
+
+import dev.ferry.vmm.hypervisor.Registers;
+import dev.ferry.vmm.os.HostMapping;
+import dev.ferry.vmm.os.Memfd;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One VM with one RAM slot (a memfd) and one vCPU, closed in reverse order of creation. Tests
+ * open it in try-with-resources so a failing assertion still tears the guest down.
+ */
+final class GuestFixture implements AutoCloseable {
+    static final int SLOT = 0;
+
+    final Kvm kvm;
+    final KvmVm vm;
+    final Memfd memfd;
+    final HostMapping ram;
+    final long ramBase;
+    final KvmVcpu vcpu;
+
+    private GuestFixture(Kvm kvm, KvmVm vm, Memfd memfd, HostMapping ram, long ramBase, KvmVcpu vcpu) {
+        this.kvm = kvm;
+        this.vm = vm;
+        this.memfd = memfd;
+        this.ram = ram;
+        this.ramBase = ramBase;
+        this.vcpu = vcpu;
+    }
+
+    /** RAM of {@code ramSize} bytes at guest-physical {@code ramBase}, dirty-logged, and vCPU 0. */
+    static GuestFixture create(long ramBase, long ramSize) {
+        Kvm kvm = Kvm.open();
+        KvmVm vm = null;
+        Memfd memfd = null;
+        HostMapping ram = null;
+        try {
+            vm = kvm.createVirtualMachine();
+            memfd = Memfd.create("ferry-test-ram", ramSize);
+            ram = HostMapping.map(memfd);
+            vm.mapMemory(SLOT, ramBase, ramSize, ram.address(), true);
+            KvmVcpu vcpu = vm.createVcpu(0);
+            return new GuestFixture(kvm, vm, memfd, ram, ramBase, vcpu);
+        } catch (RuntimeException | Error e) {
+            closeQuietly(vm, e);
+            closeQuietly(ram, e);
+            closeQuietly(memfd, e);
+            closeQuietly(kvm, e);
+            throw e;
+        }
+    }
+
+    /** Copies {@code code} into RAM at guest-physical {@code address}. */
+    void load(long address, byte[] code) {
+        ByteBuffer view = ram.buffer(address - ramBase, code.length);
+        view.put(code);
+    }
+
+    /** Real mode with CS base 0 and selector 0, so that IP is the guest-physical address. */
+    void enterRealMode(long entry) {
+        Registers.Special s = vcpu.specialRegisters();
+        Registers.Segment cs = s.cs();
+        Registers.Segment flatCs = new Registers.Segment(0, cs.limit(), 0, cs.type(), cs.present(), cs.dpl(), cs.db(),
+                cs.s(), cs.l(), cs.g(), cs.avl(), cs.unusable());
+        vcpu.setSpecialRegisters(new Registers.Special(flatCs, s.ds(), s.es(), s.fs(), s.gs(), s.ss(), s.tr(), s.ldt(),
+                s.gdt(), s.idt(), s.cr0(), s.cr2(), s.cr3(), s.cr4(), s.cr8(), s.efer(), s.apicBase(),
+                s.interruptBitmap()));
+        vcpu.setRegisters(Registers.Standard.zero().withRip(entry));
+    }
+
+    @Override
+    public void close() {
+        // The VM closes its vCPU; the RAM must stay mapped until the VM is gone.
+        vm.close();
+        ram.close();
+        memfd.close();
+        kvm.close();
+    }
+
+    private static void closeQuietly(AutoCloseable resource, Throwable primary) {
+        if (resource == null) {
+            return;
+        }
+        try {
+            resource.close();
+        } catch (Exception e) {
+            primary.addSuppressed(e);
+        }
+    }
+}

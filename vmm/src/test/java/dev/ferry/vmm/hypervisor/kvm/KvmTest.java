@@ -1,0 +1,76 @@
+package dev.ferry.vmm.hypervisor.kvm;
+
+import dev.ferry.vmm.hypervisor.CpuidEntry;
+import dev.ferry.vmm.testing.KvmAvailability;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Tag("kvm")
+class KvmTest {
+
+    @BeforeEach
+    void requireKvm() {
+        KvmAvailability.assumeKvm();
+    }
+
+    @Test
+    void opensAndReportsTheRequiredCapabilities() {
+        try (Kvm kvm = Kvm.open()) {
+            assertEquals("KVM API 12 on /dev/kvm", kvm.description());
+            for (int capability : Kvm.REQUIRED_CAPABILITIES) {
+                assertTrue(kvm.hasCapability(capability), KvmCapability.name(capability));
+            }
+            assertTrue(kvm.checkExtension(KvmCapability.KVM_CAP_NR_MEMSLOTS) > 1);
+            assertTrue(kvm.vcpuMmapSize() >= KvmRun.STRUCT_SIZE);
+        }
+    }
+
+    @Test
+    void supportedCpuidHasTheBasicLeaves() {
+        try (Kvm kvm = Kvm.open()) {
+            List<CpuidEntry> cpuid = kvm.supportedCpuid();
+            assertTrue(cpuid.stream().anyMatch(e -> e.function() == 0), "leaf 0");
+            assertTrue(cpuid.stream().anyMatch(e -> e.function() == 1), "leaf 1");
+            CpuidEntry leaf0 = cpuid.stream().filter(e -> e.function() == 0).findFirst().orElseThrow();
+            assertTrue(leaf0.eax() >= 1, "max basic leaf");
+        }
+    }
+
+    @Test
+    void closingEverythingLeaksNoFileDescriptors() throws IOException {
+        long before = openFds();
+        for (int i = 0; i < 5; i++) {
+            try (Kvm kvm = Kvm.open(); KvmVm vm = kvm.createVirtualMachine()) {
+                vm.createVcpu(0);
+                vm.createVcpu(1);
+            }
+        }
+        assertEquals(before, openFds());
+    }
+
+    @Test
+    void vmFdAnswersCapabilityChecks() {
+        try (Kvm kvm = Kvm.open(); KvmVm vm = kvm.createVirtualMachine()) {
+            assertTrue(vm.fd() >= 0);
+            assertTrue(vm.checkExtension(KvmCapability.KVM_CAP_USER_MEMORY) > 0);
+            assertFalse(vm.checkExtension(-1) > 0, "unknown capability");
+        }
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+}
