@@ -16,10 +16,10 @@ public final class PageStateChannel implements IoDevice {
 
     public static final int PORT_COUNT = 16;
 
-    static final int GPA_LOW = 0;
-    static final int GPA_HIGH = 4;
-    static final int PAGE_COUNT = 8;
-    static final int ATTRIBUTES = 12;
+    public static final int GPA_LOW = 0;
+    public static final int GPA_HIGH = 4;
+    public static final int PAGE_COUNT = 8;
+    public static final int ATTRIBUTES = 12;
 
     /** KVM_MAP_GPA_RANGE_ENCRYPTED (include/uapi/linux/kvm_para.h). */
     public static final long ATTR_ENCRYPTED = 1L << 4;

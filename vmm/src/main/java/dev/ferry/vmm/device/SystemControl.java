@@ -12,11 +12,11 @@ public final class SystemControl implements IoDevice {
 
     public static final int PORT_COUNT = 8;
 
-    static final int REQUESTS = 0;
-    static final int ACTION = 4;
+    public static final int REQUESTS = 0;
+    public static final int ACTION = 4;
     public static final int REQUEST_POWERDOWN = 0b0000_0001;
-    static final int ACTION_POWEROFF = 1;
-    static final int ACTION_RESET = 2;
+    public static final int ACTION_POWEROFF = 1;
+    public static final int ACTION_RESET = 2;
 
     private final PlatformEvents events;
     private final AtomicInteger pending = new AtomicInteger();
