@@ -275,7 +275,8 @@ ap_next_index:
         .long   1
 
 /* ------------------------------------------------------------------------------------------ */
-/* Page tables: loaders zero .bss (Multiboot spec 3.1.3 for ELF: memsz beyond filesz). */
+/* Page tables and stacks: an ELF loader zero-fills memsz beyond filesz, so nothing here is
+ * cleared at run time (cheap boot). */
         .section .bss, "aw", @nobits
         .balign 4096
         .globl pml4, pdpt, pd_pool, kstacks
