@@ -49,6 +49,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     private volatile VirtualMachine vm;
     private List<Vcpu> vcpus = List.of();
     private VcpuControl vcpuControl;
+    private final int[] vcpuTids;
 
     private Machine(MachineConfig config, Hypervisor hypervisor, GuestRam ram, byte[] kernelImage,
                     FirmwareLayout firmwareLayout, SerialBackendFactory serialFactory) throws IOException {
@@ -75,6 +76,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         this.devices = devs;
         this.exitHandler = new ExitHandler(devs.ports, devs.mmio, devs.pageStateChannel);
         this.cpuid = new CpuidTemplate(hypervisor.supportedCpuid(), config.cpus());
+        this.vcpuTids = new int[config.cpus()];
     }
 
     /** Host input for the guest's UART; input that arrives while the machine is built is dropped. */
@@ -160,6 +162,62 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     /** Presses the power button (QMP system_powerdown); the guest decides. */
     public void powerdown() {
         devices.systemControl.requestPowerdown();
+        listeners.forEach(MachineListener::powerdown);
+    }
+
+    /**
+     * Runs {@code action} on the control thread, where every change of the machine happens, and
+     * returns its result. QMP commands go through here.
+     */
+    public <T> CompletableFuture<T> onControlThread(java.util.concurrent.Callable<T> action) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        control.execute(() -> {
+            try {
+                f.complete(action.call());
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return f;
+    }
+
+    /**
+     * Stops the vCPUs (QMP stop). Only from the control thread. A machine that is not running
+     * stays as it is; QEMU sends STOP only when it actually stops.
+     */
+    public void pauseOnControlThread() {
+        if (state != RunState.RUNNING) {
+            return;
+        }
+        stopVcpus();
+        setState(RunState.PAUSED);
+    }
+
+    /** Lets the vCPUs run (QMP cont). Only from the control thread. */
+    public void resumeOnControlThread() {
+        if (state != RunState.PAUSED && state != RunState.PRELAUNCH) {
+            return;
+        }
+        vcpuControl.release();
+        setState(RunState.RUNNING);
+    }
+
+    /** Resets from the host side (QMP system_reset); with -no-reboot QEMU shuts down instead. */
+    public void resetOnControlThread(String reason) {
+        if (state == RunState.SHUTDOWN) {
+            return;
+        }
+        if (config.noReboot()) {
+            shutdownNow(false, reason, 0);
+            return;
+        }
+        boolean wasRunning = state == RunState.RUNNING;
+        rebootVm(false, reason, wasRunning);
+    }
+
+    /** The vCPUs' host thread ids, in vCPU order (0 while a thread has not started). */
+    public int[] vcpuThreadIds() {
+        return vcpuTids.clone();
     }
 
     // ---- PlatformEvents, called on vCPU threads ----
@@ -228,7 +286,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         vcpus = List.copyOf(newVcpus);
         vcpuControl = new VcpuControl(vcpus.size());
         for (Vcpu v : vcpus) {
-            new VcpuThread(v, exitHandler, vcpuControl, this::vcpuEvent).start();
+            new VcpuThread(v, exitHandler, vcpuControl, this::vcpuEvent, tid -> vcpuTids[v.id()] = tid).start();
         }
     }
 
@@ -263,16 +321,33 @@ public final class Machine implements PlatformEvents, AutoCloseable {
             return;
         }
         Log.info("guest reset (" + reason + ")");
+        rebootVm(true, reason, true);
+    }
+
+    /** Destroys and recreates the VM with zeroed RAM, as a PC's reset line does. */
+    private void rebootVm(boolean guest, String reason, boolean run) {
         tearDownVm();
         ram.discard();
         pageStates.restore(new long[pageStates.snapshot().length]);
-        listeners.forEach(l -> l.reset(true, reason));
+        listeners.forEach(l -> l.reset(guest, reason));
         try {
             boot();
-            vcpuControl.release();
-            setState(RunState.RUNNING);
+            if (run) {
+                vcpuControl.release();
+                setState(RunState.RUNNING);
+            }
         } catch (RuntimeException e) {
             fail("cannot restart the machine after reset: " + e.getMessage());
+        }
+    }
+
+    private void stopVcpus() {
+        try {
+            if (!vcpuControl.stopAll(() -> vcpus.forEach(Vcpu::requestExit), VCPU_STOP_TIMEOUT_MS)) {
+                Log.error("vCPUs did not stop within " + VCPU_STOP_TIMEOUT_MS + " ms");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -8,6 +8,9 @@ public interface MachineListener {
     /** The machine reset; {@code guest} if the guest asked for it. */
     default void reset(boolean guest, String reason) { }
 
+    /** The host pressed the power button (QMP POWERDOWN). */
+    default void powerdown() { }
+
     /** The machine shut down; QMP SHUTDOWN's {@code guest} and {@code reason}. */
     default void shutdown(boolean guest, String reason) { }
 }

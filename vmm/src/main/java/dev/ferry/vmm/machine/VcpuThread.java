@@ -18,12 +18,15 @@ final class VcpuThread implements Runnable {
     private final ExitHandler handler;
     private final VcpuControl control;
     private final BiConsumer<Integer, ExitAction> machineEvents;
+    private final java.util.function.IntConsumer threadIdSink;
 
-    VcpuThread(Vcpu vcpu, ExitHandler handler, VcpuControl control, BiConsumer<Integer, ExitAction> machineEvents) {
+    VcpuThread(Vcpu vcpu, ExitHandler handler, VcpuControl control, BiConsumer<Integer, ExitAction> machineEvents,
+               java.util.function.IntConsumer threadIdSink) {
         this.vcpu = vcpu;
         this.handler = handler;
         this.control = control;
         this.machineEvents = machineEvents;
+        this.threadIdSink = threadIdSink;
     }
 
     Thread start() {
@@ -37,6 +40,7 @@ final class VcpuThread implements Runnable {
     public void run() {
         try {
             vcpu.bindToCurrentThread();
+            threadIdSink.accept(dev.ferry.vmm.os.Threads.currentTid());
             while (control.awaitRun()) {
                 VcpuExit exit = vcpu.run();
                 ExitAction action = handler.handle(vcpu.id(), exit);

@@ -1,0 +1,15 @@
+package dev.ferry.vmm.qmp;
+
+import dev.ferry.vmm.machine.Machine;
+
+/** What a command can reach: the machine, the calling connection's descriptors, the registry. */
+public interface QmpCall {
+
+    /** The machine; null only in tests of commands that do not touch it. */
+    Machine machine();
+
+    /** Descriptors passed on this connection with SCM_RIGHTS (getfd / closefd). */
+    QmpFdStore fds();
+
+    QmpCommands commands();
+}
