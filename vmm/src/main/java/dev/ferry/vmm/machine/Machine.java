@@ -159,6 +159,11 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         return control.submit(() -> shutdownNow(false, reason, 0));
     }
 
+    /** Powers off from the host side, on the control thread (QMP quit). */
+    public void quitOnControlThread(String reason) {
+        shutdownNow(false, reason, 0);
+    }
+
     /** Presses the power button (QMP system_powerdown); the guest decides. */
     public void powerdown() {
         devices.systemControl.requestPowerdown();

@@ -18,6 +18,27 @@ public final class QmpCommands {
         }
     }
 
+    /** The commands of this Ferry version. */
+    public static QmpCommands standard(QmpServerInfo info) {
+        return new QmpCommands(List.of(
+                new dev.ferry.vmm.qmp.command.QueryVersion(info),
+                new dev.ferry.vmm.qmp.command.QueryCommands(),
+                new dev.ferry.vmm.qmp.command.QueryQmpSchema(),
+                new dev.ferry.vmm.qmp.command.QueryStatus(),
+                new dev.ferry.vmm.qmp.command.QueryName(),
+                new dev.ferry.vmm.qmp.command.QueryKvm(),
+                new dev.ferry.vmm.qmp.command.QueryCpusFast(),
+                new dev.ferry.vmm.qmp.command.QueryMemorySizeSummary(),
+                new dev.ferry.vmm.qmp.command.Stop(),
+                new dev.ferry.vmm.qmp.command.Cont(),
+                new dev.ferry.vmm.qmp.command.SystemReset(),
+                new dev.ferry.vmm.qmp.command.SystemPowerdown(),
+                new dev.ferry.vmm.qmp.command.Quit(),
+                new dev.ferry.vmm.qmp.command.HumanMonitorCommand(),
+                new dev.ferry.vmm.qmp.command.Getfd(),
+                new dev.ferry.vmm.qmp.command.Closefd()));
+    }
+
     public QmpCommand get(String name) {
         return byName.get(name);
     }

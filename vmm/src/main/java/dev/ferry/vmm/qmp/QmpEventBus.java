@@ -1,0 +1,43 @@
+package dev.ferry.vmm.qmp;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ferry.vmm.Log;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Sends QMP events to every negotiated monitor connection. */
+public final class QmpEventBus {
+
+    private final Set<QmpSession> sessions = ConcurrentHashMap.newKeySet();
+    private final Set<QmpSession> warned = ConcurrentHashMap.newKeySet();
+
+    void subscribe(QmpSession s) {
+        sessions.add(s);
+    }
+
+    void unsubscribe(QmpSession s) {
+        sessions.remove(s);
+        warned.remove(s);
+    }
+
+    /** Emits {@code name} with {@code data} (null or empty: no data member) to all monitors. */
+    public void emit(String name, ObjectNode data) {
+        long micros = currentMicros();
+        ObjectNode event = QmpMessages.event(name, data, micros);
+        for (QmpSession s : sessions) {
+            s.event(event.deepCopy());
+        }
+    }
+
+    void dropped(QmpSession s) {
+        if (warned.add(s)) {
+            Log.warn("a QMP client is not reading its socket; events for it are dropped");
+        }
+    }
+
+    static long currentMicros() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
+    }
+}

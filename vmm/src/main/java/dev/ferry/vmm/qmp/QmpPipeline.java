@@ -1,0 +1,26 @@
+package dev.ferry.vmm.qmp;
+
+import dev.ferry.vmm.machine.Machine;
+import io.netty.channel.ChannelPipeline;
+
+/**
+ * Assembles a monitor connection's pipeline: bytes → {@link QmpJsonFramer} → JSON texts →
+ * {@link QmpRequestDecoder} → requests → {@link QmpSession}; replies and events go out through
+ * {@link QmpResponseEncoder}.
+ */
+public final class QmpPipeline {
+
+    private static final QmpResponseEncoder ENCODER = new QmpResponseEncoder();
+
+    private QmpPipeline() {}
+
+    public static QmpSession install(ChannelPipeline p, QmpServerInfo info, QmpCommands commands, Machine machine,
+                                     QmpFdStore fds, QmpEventBus events) {
+        QmpSession session = new QmpSession(info, commands, machine, fds, events);
+        p.addLast("framer", new QmpJsonFramer());
+        p.addLast("request-decoder", new QmpRequestDecoder());
+        p.addLast("encoder", ENCODER);
+        p.addLast("session", session);
+        return session;
+    }
+}
