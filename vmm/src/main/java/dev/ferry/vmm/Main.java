@@ -8,6 +8,9 @@ import dev.ferry.vmm.hypervisor.HypervisorException;
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.MachineConfig;
+import dev.ferry.vmm.qmp.MonitorAddress;
+import dev.ferry.vmm.qmp.QmpServer;
+import dev.ferry.vmm.qmp.QmpServerInfo;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -43,10 +46,16 @@ public final class Main {
             System.out.print(Usage.TEXT);
             return 0;
         }
-        return runMachine(((CliRequest.Run) request).config());
+        return runMachine((CliRequest.Run) request);
     }
 
-    private static int runMachine(MachineConfig config) {
+    private static String describe(MonitorAddress m) {
+        return m instanceof MonitorAddress.Unix u ? "unix:" + u.path()
+                : "tcp:" + ((MonitorAddress.Tcp) m).host() + ":" + ((MonitorAddress.Tcp) m).port();
+    }
+
+    private static int runMachine(CliRequest.Run run) {
+        MachineConfig config = run.config();
         Kvm kvm;
         try {
             kvm = Kvm.open();
@@ -67,7 +76,19 @@ public final class Main {
             return EXIT_ERROR;
         }
         Path pidfile = config.pidfile();
+        QmpServer qmp = null;
         try {
+            if (!run.monitors().isEmpty()) {
+                qmp = new QmpServer(machine, QmpServerInfo.FERRY);
+                for (MonitorAddress m : run.monitors()) {
+                    try {
+                        qmp.listen(m);
+                    } catch (RuntimeException e) {
+                        Log.info("cannot open QMP monitor " + describe(m) + ": " + e.getMessage());
+                        return EXIT_ERROR;
+                    }
+                }
+            }
             if (pidfile != null) {
                 Files.writeString(pidfile, ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
             }
@@ -83,6 +104,11 @@ public final class Main {
                 }
             }, "shutdown-hook");
             Runtime.getRuntime().addShutdownHook(hook);
+            if (run.waitForMonitor() && qmp != null) {
+                // QEMU's wait=on: the guest starts once a client is there to see it.
+                Log.info("waiting for a QMP client to connect (wait=on)");
+                qmp.firstConnection().join();
+            }
             machine.start();
             int status = machine.exitStatus().join();
             try {
@@ -94,7 +120,13 @@ public final class Main {
         } catch (IOException e) {
             Log.info("cannot write pidfile '" + pidfile + "': " + e.getMessage());
             return EXIT_ERROR;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return EXIT_ERROR;
         } finally {
+            if (qmp != null) {
+                qmp.close();
+            }
             machine.close();
             kvm.close();
             if (pidfile != null) {

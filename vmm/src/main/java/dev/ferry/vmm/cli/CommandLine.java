@@ -19,7 +19,7 @@ public final class CommandLine {
 
     /** Options that take an argument. */
     private static final Set<String> WITH_ARGUMENT = Set.of("m", "smp", "kernel", "append", "fw_cfg", "serial",
-            "name", "pidfile", "accel", "machine", "M", "cpu", "display");
+            "name", "pidfile", "accel", "machine", "M", "cpu", "display", "qmp", "chardev", "mon");
     /** Options that stand alone. */
     private static final Set<String> FLAGS = Set.of("nographic", "no-reboot", "enable-kvm", "S", "version", "h",
             "help", "nodefaults");
@@ -37,6 +37,7 @@ public final class CommandLine {
     private Path pidfile;
     private boolean noReboot;
     private boolean startPaused;
+    private final MonitorOptions monitors = new MonitorOptions();
 
     private CommandLine() {}
 
@@ -68,7 +69,8 @@ public final class CommandLine {
         SerialConfig s = serial != null ? serial : new SerialConfig.Stdio();
         try {
             return new CliRequest.Run(new MachineConfig(name, memory, cpus, kernel, append, fwCfg, s, noReboot,
-                    startPaused, pidfile));
+                    startPaused, pidfile), monitors.monitors().stream().map(MonitorOptions.Monitor::address).toList(),
+                    monitors.monitors().stream().anyMatch(MonitorOptions.Monitor::waitForClient));
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }
@@ -105,6 +107,9 @@ public final class CommandLine {
             case "machine", "M" -> machine(opt, value);
             case "cpu" -> cpu(value);
             case "display" -> display(value);
+            case "qmp" -> monitors.qmp(value);
+            case "chardev" -> monitors.chardev(value);
+            case "mon" -> monitors.mon(value);
             default -> throw new IllegalStateException(opt);
         }
     }

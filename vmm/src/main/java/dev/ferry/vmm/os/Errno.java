@@ -11,6 +11,8 @@ public final class Errno {
     public static final int ESRCH = 3;
     public static final int EINTR = 4;
     public static final int EIO = 5;
+    public static final int ENAMETOOLONG = 36;
+    public static final int ECONNABORTED = 103;
     public static final int ENXIO = 6;
     public static final int E2BIG = 7;
     public static final int EBADF = 9;

@@ -124,7 +124,10 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
             }
             QmpInbound.Request req = (QmpInbound.Request) next;
             CompletableFuture<JsonNode> result = dispatch(req);
-            if (result.isDone()) {
+            // A command that ran on the control thread may have emitted events, queued as
+            // event-loop tasks; its reply is queued behind them, so events precede the reply
+            // as in QEMU. Only inline results (computed right here) are written at once.
+            if (result.isDone() && !ranOnControlThread) {
                 ctx.writeAndFlush(reply(req, result));
             } else {
                 busy = true;
@@ -137,7 +140,11 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
         }
     }
 
+    /** Set by dispatch when the command was handed to the machine's control thread. */
+    private boolean ranOnControlThread;
+
     private CompletableFuture<JsonNode> dispatch(QmpInbound.Request req) {
+        ranOnControlThread = false;
         try {
             if (req.outOfBand()) {
                 // Out-of-band execution is not offered (not in the greeting's capabilities).
@@ -168,6 +175,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
             if (command.onConnectionThread() || machine == null) {
                 return CompletableFuture.completedFuture(command.execute(this, req.arguments()));
             }
+            ranOnControlThread = true;
             return machine.onControlThread(() -> command.execute(this, req.arguments()));
         } catch (QmpException e) {
             return CompletableFuture.failedFuture(e);

@@ -107,4 +107,23 @@ class CommandLineTest {
         assertInstanceOf(CliRequest.ShowVersion.class, CommandLine.parse("-version"));
         assertInstanceOf(CliRequest.ShowHelp.class, CommandLine.parse("--help"));
     }
+
+    @Test
+    void qmpMonitorsInQemusAndLibvirtsSpelling() {
+        CliRequest.Run r = (CliRequest.Run) CommandLine.parse("-qmp", "unix:/tmp/q.sock,server=on,wait=off",
+                "-qmp", "tcp:127.0.0.1:4444,server,nowait",
+                "-chardev", "socket,id=charmonitor,path=/tmp/m.sock,server=on,wait=off",
+                "-mon", "chardev=charmonitor,id=monitor,mode=control");
+        assertEquals(List.of(new dev.ferry.vmm.qmp.MonitorAddress.Unix(Path.of("/tmp/q.sock")),
+                new dev.ferry.vmm.qmp.MonitorAddress.Tcp("127.0.0.1", 4444, false),
+                new dev.ferry.vmm.qmp.MonitorAddress.Unix(Path.of("/tmp/m.sock"))), r.monitors());
+        assertTrue(!r.waitForMonitor());
+        assertTrue(((CliRequest.Run) CommandLine.parse("-qmp", "unix:/tmp/q,server")).waitForMonitor());
+        assertTrue(error("-qmp", "unix:/tmp/q").contains("server=on"));
+        assertTrue(error("-qmp", "stdio").contains("unsupported monitor address"));
+        assertTrue(error("-mon", "chardev=nope,mode=control").contains("chardev 'nope' not found"));
+        assertTrue(error("-chardev", "socket,id=a,path=/x,server=on,wait=off", "-mon", "chardev=a").contains("mode=control"));
+        assertTrue(error("-chardev", "pty,id=a").contains("not supported"));
+        assertTrue(error("-qmp", "tcp:127.0.0.1:99999,server=on,wait=off").contains("invalid port"));
+    }
 }

@@ -1,0 +1,267 @@
+package dev.ferry.vmm.os;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A unix stream socket through libc, for what the JDK's and Netty's socket channels cannot do:
+ * receive bytes and SCM_RIGHTS descriptors in the same recvmsg(2), as QMP's getfd needs (a
+ * client may attach the descriptor to the command's own bytes). Blocking I/O; each connection
+ * is served by its own threads.
+ */
+public final class UnixSocket implements AutoCloseable {
+
+    static {
+        Native.register(UnixSocket.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
+    }
+
+    private static native int socket(int domain, int type, int protocol);
+
+    private static native int bind(int fd, Pointer addr, int len);
+
+    private static native int listen(int fd, int backlog);
+
+    private static native int accept4(int fd, Pointer addr, Pointer len, int flags);
+
+    private static native long recvmsg(int fd, Pointer msg, int flags);
+
+    private static native long send(int fd, Pointer buf, long len, int flags);
+
+    private static native long sendmsg(int fd, Pointer msg, int flags);
+
+    private static native int connect(int fd, Pointer addr, int len);
+
+    private static native int shutdown(int fd, int how);
+
+    private static native int chmod(String path, int mode);
+
+    static final int AF_UNIX = 1;
+    static final int SOCK_STREAM = 1;
+    static final int SOCK_CLOEXEC = 0x80000;
+    static final int SOL_SOCKET = 1;
+    static final int SCM_RIGHTS = 1;
+    static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    static final int MSG_NOSIGNAL = 0x4000;
+    static final int SHUT_RDWR = 2;
+    /** sizeof(struct sockaddr_un): sa_family_t + sun_path[108]. */
+    static final int SOCKADDR_UN_SIZE = 110;
+    static final int SUN_PATH_MAX = 107;
+    /** struct msghdr on x86-64: name, namelen (+pad), iov, iovlen, control, controllen, flags. */
+    static final int MSGHDR_SIZE = 56;
+    static final int CMSG_HEADER = 16;
+    /** Descriptors accepted in one message; more are closed by the kernel (MSG_CTRUNC). */
+    public static final int MAX_FDS = 16;
+
+    private final int fd;
+    private volatile boolean closed;
+
+    private UnixSocket(int fd) {
+        this.fd = fd;
+    }
+
+    public int fd() {
+        return fd;
+    }
+
+    /** Binds and listens at {@code path} with mode 0600 (the socket never exists with a wider mode). */
+    public static UnixSocket listen(Path path, int backlog) {
+        byte[] name = path.toString().getBytes(StandardCharsets.UTF_8);
+        Path tmp = path.resolveSibling("." + path.getFileName() + ".tmp" + ProcessHandle.current().pid());
+        byte[] tmpName = tmp.toString().getBytes(StandardCharsets.UTF_8);
+        if (name.length > SUN_PATH_MAX || tmpName.length > SUN_PATH_MAX) {
+            throw new NativeException("bind(\"" + path + "\"): path longer than " + SUN_PATH_MAX + " bytes",
+                    Errno.ENAMETOOLONG);
+        }
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) {
+            throw NativeException.lastError("socket(AF_UNIX, SOCK_STREAM)");
+        }
+        UnixSocket sock = new UnixSocket(s);
+        try {
+            // Bind under a temporary name, restrict it, then rename into place: no window in
+            // which another user could connect to a socket with the umask's wider mode.
+            java.nio.file.Files.deleteIfExists(tmp);
+            if (bind(s, address(tmpName), SOCKADDR_UN_SIZE) != 0) {
+                throw NativeException.lastError("bind(\"" + tmp + "\")");
+            }
+            if (chmod(tmp.toString(), 0600) != 0) {
+                throw NativeException.lastError("chmod(\"" + tmp + "\", 0600)");
+            }
+            java.nio.file.Files.move(tmp, path, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            if (listen(s, backlog) != 0) {
+                throw NativeException.lastError("listen(\"" + path + "\")");
+            }
+            return sock;
+        } catch (java.io.IOException e) {
+            sock.close();
+            throw new NativeException("bind(\"" + path + "\"): " + e.getMessage(), Errno.EIO);
+        } catch (RuntimeException e) {
+            sock.close();
+            throw e;
+        }
+    }
+
+    /** Connects to a listening socket at {@code path} (clients: tests, the management CLI). */
+    public static UnixSocket connect(Path path) {
+        byte[] name = path.toString().getBytes(StandardCharsets.UTF_8);
+        if (name.length > SUN_PATH_MAX) {
+            throw new NativeException("connect(\"" + path + "\"): path longer than " + SUN_PATH_MAX + " bytes",
+                    Errno.ENAMETOOLONG);
+        }
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) {
+            throw NativeException.lastError("socket(AF_UNIX, SOCK_STREAM)");
+        }
+        if (connect(s, address(name), SOCKADDR_UN_SIZE) != 0) {
+            NativeException e = NativeException.lastError("connect(\"" + path + "\")");
+            LibC.close(s);
+            throw e;
+        }
+        return new UnixSocket(s);
+    }
+
+    /** Sends {@code data} with {@code fds} attached as SCM_RIGHTS, in one sendmsg(2). */
+    public void sendWithFds(byte[] data, int... fds) {
+        if (data.length == 0 || fds.length > MAX_FDS) {
+            throw new IllegalArgumentException("need 1+ bytes and at most " + MAX_FDS + " descriptors");
+        }
+        Memory buf = new Memory(data.length);
+        buf.write(0, data, 0, data.length);
+        Memory iov = new Memory(16);
+        iov.setPointer(0, buf);
+        iov.setLong(8, data.length);
+        long controlLen = CMSG_HEADER + 4L * fds.length;
+        Memory control = new Memory((controlLen + 7) & ~7L);
+        control.clear();
+        control.setLong(0, controlLen);
+        control.setInt(8, SOL_SOCKET);
+        control.setInt(12, SCM_RIGHTS);
+        for (int i = 0; i < fds.length; i++) {
+            control.setInt(CMSG_HEADER + 4L * i, fds[i]);
+        }
+        Memory msg = new Memory(MSGHDR_SIZE);
+        msg.clear();
+        msg.setPointer(16, iov);
+        msg.setLong(24, 1);
+        msg.setPointer(32, control);
+        msg.setLong(40, control.size());
+        long n = sendmsg(fd, msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            throw NativeException.lastError("sendmsg(fd=" + fd + ", " + fds.length + " fds)");
+        }
+        if (n < data.length) {
+            Memory rest = new Memory(data.length - n);
+            rest.write(0, data, (int) n, (int) (data.length - n));
+            sendAll(rest, data.length - n);
+        }
+    }
+
+    private static Memory address(byte[] path) {
+        Memory addr = new Memory(SOCKADDR_UN_SIZE);
+        addr.clear();
+        addr.setShort(0, (short) AF_UNIX);
+        addr.write(2, path, 0, path.length);
+        return addr;
+    }
+
+    /** Blocks for the next connection; null once the listener is closed. */
+    public UnixSocket accept() {
+        int c = accept4(fd, null, null, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (closed) {
+                return null;
+            }
+            int errno = LibC.errno();
+            if (errno == Errno.EINTR || errno == Errno.ECONNABORTED) {
+                return accept();
+            }
+            throw new NativeException("accept4(fd=" + fd + ")", errno);
+        }
+        return new UnixSocket(c);
+    }
+
+    /** What one recvmsg returned: byte count (0 at end of stream) and descriptors, in order. */
+    public record Received(int length, List<Integer> fds) {}
+
+    /**
+     * Reads into {@code buffer} (native memory of at least {@code capacity} bytes) with room for
+     * {@link #MAX_FDS} descriptors, received with close-on-exec set.
+     */
+    public Received receive(Memory buffer, int capacity) {
+        Memory control = new Memory(CMSG_HEADER + 4L * MAX_FDS);
+        control.clear();
+        Memory iov = new Memory(16);
+        iov.setPointer(0, buffer);
+        iov.setLong(8, capacity);
+        Memory msg = new Memory(MSGHDR_SIZE);
+        msg.clear();
+        msg.setPointer(16, iov);
+        msg.setLong(24, 1);
+        msg.setPointer(32, control);
+        msg.setLong(40, control.size());
+        long n;
+        do {
+            n = recvmsg(fd, msg, MSG_CMSG_CLOEXEC);
+        } while (n < 0 && LibC.errno() == Errno.EINTR && !closed);
+        if (n < 0) {
+            if (closed) {
+                return new Received(0, List.of());
+            }
+            throw NativeException.lastError("recvmsg(fd=" + fd + ")");
+        }
+        List<Integer> fds = new ArrayList<>();
+        long controlLen = msg.getLong(40);
+        long off = 0;
+        while (off + CMSG_HEADER <= controlLen) {
+            long len = control.getLong(off);
+            int level = control.getInt(off + 8);
+            int type = control.getInt(off + 12);
+            if (len < CMSG_HEADER) {
+                break;
+            }
+            if (level == SOL_SOCKET && type == SCM_RIGHTS) {
+                for (long p = off + CMSG_HEADER; p + 4 <= off + len; p += 4) {
+                    fds.add(control.getInt(p));
+                }
+            }
+            off += (len + 7) & ~7L;
+        }
+        return new Received((int) n, fds);
+    }
+
+    /** Writes all of {@code buffer[0, length)}; false if the peer is gone. */
+    public boolean sendAll(Memory buffer, long length) {
+        long done = 0;
+        while (done < length) {
+            long n = send(fd, buffer.share(done), length - done, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (LibC.errno() == Errno.EINTR) {
+                    continue;
+                }
+                return false;
+            }
+            done += n;
+        }
+        return true;
+    }
+
+    /** Wakes threads blocked in accept or recvmsg, then closes the descriptor. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        shutdown(fd, SHUT_RDWR);
+        LibC.close(fd);
+    }
+}

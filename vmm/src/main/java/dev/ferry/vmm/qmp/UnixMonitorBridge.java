@@ -1,0 +1,180 @@
+package dev.ferry.vmm.qmp;
+
+import com.sun.jna.Memory;
+import dev.ferry.vmm.Log;
+import dev.ferry.vmm.os.LibC;
+import dev.ferry.vmm.os.NativeException;
+import dev.ferry.vmm.os.UnixSocket;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Carries one unix-socket monitor connection to its Netty pipeline. Netty's domain-socket
+ * channels read either bytes or descriptors, never both from one message, while QMP clients
+ * attach a descriptor to command bytes (libvirt) or to a lone space (qemu.qmp). So this bridge
+ * reads with recvmsg(2), files the descriptors in the connection's {@link QmpFdStore} before
+ * passing the bytes on, and relays the bytes over a Netty local channel whose other end carries
+ * the QMP pipeline. A writer thread sends replies, so a client that stops reading blocks only
+ * its own connection.
+ */
+final class UnixMonitorBridge {
+
+    static final int READ_CHUNK = 64 * 1024;
+    /** Outgoing chunks queued for a client that is slow to read; beyond that, its channel stops. */
+    static final int WRITE_QUEUE = 256;
+
+    private final UnixSocket socket;
+    private final QmpFdStore fds;
+    private final BlockingQueue<byte[]> outgoing = new ArrayBlockingQueue<>(WRITE_QUEUE);
+    private final java.util.concurrent.atomic.AtomicInteger unsent = new java.util.concurrent.atomic.AtomicInteger();
+    private final Runnable onClose;
+    private volatile Channel local;
+    private volatile boolean closed;
+
+    UnixMonitorBridge(UnixSocket socket, QmpFdStore fds, Runnable onClose) {
+        this.socket = socket;
+        this.fds = fds;
+        this.onClose = onClose;
+    }
+
+    /**
+     * The handler for the client end of the local channel; installed before it connects, so
+     * that the greeting, sent as soon as the pipeline is active, is not missed.
+     */
+    ChannelInboundHandlerAdapter handler() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ByteBuf buf = (ByteBuf) msg;
+                byte[] bytes = new byte[buf.readableBytes()];
+                buf.readBytes(bytes);
+                buf.release();
+                unsent.incrementAndGet();
+                if (!outgoing.offer(bytes)) {
+                    // The client is not reading: stop taking output from the pipeline, whose
+                    // buffers then fill and make the session drop events (replies still wait).
+                    ctx.channel().config().setAutoRead(false);
+                    offerBlocking(bytes);
+                }
+            }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext ctx) {
+                close();
+            }
+        };
+    }
+
+    /** Starts relaying once {@code connected} (the client end of the local channel) is up. */
+    void start(Channel connected, String name) {
+        this.local = connected;
+        Thread reader = new Thread(this::readLoop, name + "-read");
+        reader.setDaemon(true);
+        reader.start();
+        Thread writer = new Thread(this::writeLoop, name + "-write");
+        writer.setDaemon(true);
+        writer.start();
+    }
+
+    private void offerBlocking(byte[] bytes) {
+        Thread t = new Thread(() -> {
+            try {
+                while (!closed && !outgoing.offer(bytes, 100, TimeUnit.MILLISECONDS)) {
+                    // wait for the writer to drain
+                }
+                Channel l = local;
+                if (l != null) {
+                    l.eventLoop().execute(() -> l.config().setAutoRead(true));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "qmp-unix-backpressure");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void readLoop() {
+        Memory buffer = new Memory(READ_CHUNK);
+        try {
+            while (!closed) {
+                UnixSocket.Received r = socket.receive(buffer, READ_CHUNK);
+                // Descriptors first: a getfd in these very bytes must find its descriptor.
+                r.fds().forEach(fds::received);
+                if (r.length() == 0) {
+                    break;
+                }
+                ByteBuf bytes = Unpooled.wrappedBuffer(buffer.getByteArray(0, r.length()));
+                while (!local.isWritable() && local.isActive()) {
+                    Thread.sleep(1);        // the session stopped reading: its queue is full
+                }
+                local.writeAndFlush(bytes);
+            }
+        } catch (NativeException e) {
+            Log.debug("QMP unix connection: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            close();
+        }
+    }
+
+    private void writeLoop() {
+        try {
+            while (!closed) {
+                byte[] b = outgoing.poll(100, TimeUnit.MILLISECONDS);
+                if (b == null) {
+                    continue;
+                }
+                Memory m = new Memory(b.length);
+                m.write(0, b, 0, b.length);
+                boolean sent = socket.sendAll(m, b.length);
+                unsent.decrementAndGet();
+                if (!sent) {
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            close();
+        }
+    }
+
+    /** Sends what is queued (bounded wait), used when the VMM exits after quit. */
+    void drain(long timeoutMillis) {
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+        while (unsent.get() > 0 && !closed && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        socket.close();
+        Channel l = local;
+        if (l != null) {
+            l.close();
+        }
+        onClose.run();
+    }
+
+    static void closeFd(int fd) {
+        LibC.close(fd);
+    }
+}
