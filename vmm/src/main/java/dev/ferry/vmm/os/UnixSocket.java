@@ -175,6 +175,9 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Blocks for the next connection; null once the listener is closed. */
     public UnixSocket accept() {
+        if (closed) {
+            return null;
+        }
         int c = accept4(fd, null, null, SOCK_CLOEXEC);
         if (c < 0) {
             if (closed) {
@@ -197,6 +200,9 @@ public final class UnixSocket implements AutoCloseable {
      * {@link #MAX_FDS} descriptors, received with close-on-exec set.
      */
     public Received receive(Memory buffer, int capacity) {
+        if (closed) {
+            return new Received(0, List.of());
+        }
         Memory control = new Memory(CMSG_HEADER + 4L * MAX_FDS);
         control.clear();
         Memory iov = new Memory(16);
@@ -254,14 +260,29 @@ public final class UnixSocket implements AutoCloseable {
         return true;
     }
 
-    /** Wakes threads blocked in accept or recvmsg, then closes the descriptor. */
-    @Override
-    public void close() {
+    /**
+     * Wakes threads blocked in accept or recvmsg (they then see end of stream) without releasing
+     * the descriptor: a thread that calls recvmsg once more must not read from a descriptor
+     * number that the process has meanwhile reused for another connection. The last thread that
+     * uses the socket calls {@link #close()}.
+     */
+    public void shutdown() {
         if (closed) {
             return;
         }
         closed = true;
         shutdown(fd, SHUT_RDWR);
-        LibC.close(fd);
     }
+
+    /** Releases the descriptor; call it when no thread can use this socket any more. */
+    @Override
+    public synchronized void close() {
+        shutdown();
+        if (!released) {
+            released = true;
+            LibC.close(fd);
+        }
+    }
+
+    private boolean released;
 }

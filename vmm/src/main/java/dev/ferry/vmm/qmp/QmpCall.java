@@ -12,4 +12,7 @@ public interface QmpCall {
     QmpFdStore fds();
 
     QmpCommands commands();
+
+    /** The VMM-wide descriptor sets (add-fd / remove-fd). */
+    QmpFdSets fdSets();
 }

@@ -36,7 +36,9 @@ public final class QmpCommands {
                 new dev.ferry.vmm.qmp.command.Quit(),
                 new dev.ferry.vmm.qmp.command.HumanMonitorCommand(),
                 new dev.ferry.vmm.qmp.command.Getfd(),
-                new dev.ferry.vmm.qmp.command.Closefd()));
+                new dev.ferry.vmm.qmp.command.Closefd(),
+                new dev.ferry.vmm.qmp.command.AddFd(),
+                new dev.ferry.vmm.qmp.command.RemoveFd()));
     }
 
     public QmpCommand get(String name) {

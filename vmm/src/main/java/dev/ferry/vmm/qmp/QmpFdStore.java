@@ -27,6 +27,19 @@ public final class QmpFdStore {
         received.addLast(fd);
     }
 
+    /** Fails as QEMU does when no descriptor came with SCM_RIGHTS. */
+    public synchronized void requireReceived() {
+        if (received.isEmpty()) {
+            throw new QmpException("No file descriptor supplied via SCM_RIGHTS");
+        }
+    }
+
+    /** Takes the most recently received descriptor, for add-fd. */
+    public synchronized int takeReceived() {
+        requireReceived();
+        return received.pollLast();
+    }
+
     /** Names the last received descriptor; replaces (and closes) an older one of that name. */
     public synchronized void name(String name) {
         Integer fd = received.pollLast();

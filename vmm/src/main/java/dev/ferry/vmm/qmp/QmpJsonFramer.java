@@ -36,6 +36,7 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
     private boolean escape;
     private boolean inScalar;
     private boolean started;
+    private int stringOffset;
 
     public QmpJsonFramer() {
         this(DEFAULT_MAX_MESSAGE_BYTES);
@@ -63,8 +64,21 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
             if (inString && b == (byte) 0xFF) {
                 // 0xFF is never valid UTF-8: QEMU's lexer resets even inside a string, which is
                 // what makes it the client's way out of any state.
-                out.add(new JsonInput.Error("JSON parse error, stray '\\uFFFD'"));
+                out.add(new JsonInput.Error("JSON parse error, stray '\uFFFD'"));
                 in.readerIndex(++i);
+                start = i;
+                reset();
+                continue;
+            }
+            if (inString && (b & 0xFF) < 0x20) {
+                // RFC 8259 forbids raw control characters in strings; QEMU's lexer reports the
+                // string so far as a stray token and starts afresh after the character.
+                i++;
+                byte[] token = new byte[i - (start + stringOffset)];
+                in.getBytes(start + stringOffset, token);
+                out.add(new JsonInput.Error("JSON parse error, stray '"
+                        + new String(token, java.nio.charset.StandardCharsets.UTF_8) + "'"));
+                in.readerIndex(i);
                 start = i;
                 reset();
                 continue;
@@ -117,6 +131,7 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
                     tokens++;
                     inString = true;
                     quote = b;
+                    stringOffset = i - start;    // relative: the cumulation may move between calls
                     i++;
                 } else if (b == ',' || b == ':') {
                     tokens++;
@@ -183,17 +198,14 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
                 || b == '-' || b == '+' || b == '.' || b == '_';
     }
 
-    /** How QEMU quotes a stray byte: control characters as \\uXXXX, a non-UTF-8 byte as U+FFFD. */
+    /** The stray byte as QEMU quotes it: itself, U+FFFD for a byte that is not UTF-8, nothing for NUL. */
     private static String strayText(byte b) {
         int v = b & 0xFF;
         if (v == 0) {
             return "";
         }
         if (v >= 0x80) {
-            return "\\uFFFD";
-        }
-        if (v < 0x20 || v == 0x7F) {
-            return String.format("\\u%04X", v);
+            return "\uFFFD";
         }
         return String.valueOf((char) v);
     }

@@ -21,7 +21,11 @@ public final class QmpMessages {
      * The mapper for monitor input: QEMU's parser accepts single-quoted strings and refuses
      * duplicate keys; numbers keep their exact value so that an id is echoed as sent.
      */
-    public static final ObjectMapper MAPPER = JsonMapper.builder()
+    public static final ObjectMapper MAPPER = JsonMapper.builder(com.fasterxml.jackson.core.JsonFactory.builder()
+                    // The framer already enforces QEMU's nesting limit (1024); Jackson's default is 1000.
+                    .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                            .maxNestingDepth(QmpJsonFramer.MAX_NESTING + 1).build())
+                    .build())
             .enable(JsonReadFeature.ALLOW_SINGLE_QUOTES)
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)

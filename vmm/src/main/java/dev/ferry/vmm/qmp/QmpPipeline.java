@@ -15,8 +15,8 @@ public final class QmpPipeline {
     private QmpPipeline() {}
 
     public static QmpSession install(ChannelPipeline p, QmpServerInfo info, QmpCommands commands, Machine machine,
-                                     QmpFdStore fds, QmpEventBus events) {
-        QmpSession session = new QmpSession(info, commands, machine, fds, events);
+                                     QmpFdStore fds, QmpEventBus events, QmpFdSets fdSets) {
+        QmpSession session = new QmpSession(info, commands, machine, fds, events, fdSets);
         p.addLast("framer", new QmpJsonFramer());
         p.addLast("request-decoder", new QmpRequestDecoder());
         p.addLast("encoder", ENCODER);

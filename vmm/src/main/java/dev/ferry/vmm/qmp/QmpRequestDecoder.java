@@ -29,9 +29,14 @@ public final class QmpRequestDecoder extends MessageToMessageDecoder<JsonInput> 
         if (input instanceof JsonInput.Error e) {
             return new QmpInbound.Rejected(QmpMessages.error(QmpErrorClass.GenericError, e.description(), null));
         }
+        byte[] text = ((JsonInput.Text) input).utf8();
+        if (!isStrictUtf8(text)) {
+            return new QmpInbound.Rejected(QmpMessages.error(QmpErrorClass.GenericError,
+                    "JSON parse error, invalid UTF-8 sequence in string", null));
+        }
         JsonNode node;
         try {
-            node = QmpMessages.MAPPER.readTree(((JsonInput.Text) input).utf8());
+            node = QmpMessages.MAPPER.readTree(text);
         } catch (IOException e) {
             return new QmpInbound.Rejected(QmpMessages.error(QmpErrorClass.GenericError, parseError(e), null));
         }
@@ -73,6 +78,27 @@ public final class QmpRequestDecoder extends MessageToMessageDecoder<JsonInput> 
             return reject("QMP input lacks member 'execute'", id);
         }
         return new QmpInbound.Request(execute, arguments, id, oob);
+    }
+
+    /**
+     * RFC 3629 UTF-8: the JDK's decoder refuses overlong forms, encoded surrogates and values
+     * above U+10FFFF, as QEMU's lexer does; Jackson alone lets some of them through.
+     */
+    static boolean isStrictUtf8(byte[] text) {
+        for (byte b : text) {
+            if (b < 0) {
+                try {
+                    java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                            .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                            .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                            .decode(java.nio.ByteBuffer.wrap(text));
+                    return true;
+                } catch (java.nio.charset.CharacterCodingException e) {
+                    return false;
+                }
+            }
+        }
+        return true;    // all ASCII
     }
 
     private static QmpInbound reject(String description, JsonNode id) {

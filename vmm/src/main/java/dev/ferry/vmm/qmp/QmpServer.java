@@ -46,6 +46,7 @@ public final class QmpServer implements AutoCloseable {
     private final QmpServerInfo info;
     private final QmpCommands commands;
     private final QmpEventBus events = new QmpEventBus();
+    private final QmpFdSets fdSets = new QmpFdSets(UnixMonitorBridge::closeFd);
     private final EventLoopGroup loop = new NioEventLoopGroup(1, new DefaultThreadFactory("qmp-io", true));
     private final List<AutoCloseable> listeners = new CopyOnWriteArrayList<>();
     private final Set<Channel> channels = ConcurrentHashMap.newKeySet();
@@ -92,7 +93,7 @@ public final class QmpServer implements AutoCloseable {
             channels.remove(ch);
             connections.decrementAndGet();
         });
-        QmpPipeline.install(ch.pipeline(), info, commands, machine, fds, events);
+        QmpPipeline.install(ch.pipeline(), info, commands, machine, fds, events, fdSets);
         firstConnection.complete(null);
     }
 
@@ -168,11 +169,12 @@ public final class QmpServer implements AutoCloseable {
                 }
                 connectUnix(client, hub);
             }
+            listener.close();    // only now: no accept can run on a reused descriptor number
         }, "qmp-accept-" + path.getFileName());
         acceptor.setDaemon(true);
         acceptor.start();
         listeners.add(() -> {
-            listener.close();
+            listener.shutdown();
             Files.deleteIfExists(path);
         });
     }
@@ -224,6 +226,7 @@ public final class QmpServer implements AutoCloseable {
             }
         }
         channels.forEach(Channel::close);
+        fdSets.closeAll();
         bridges.forEach(UnixMonitorBridge::close);
         loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }

@@ -33,12 +33,15 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     private final Machine machine;
     private final QmpFdStore fds;
     private final QmpEventBus events;
+    private final QmpFdSets fdSets;
     private final ArrayDeque<QmpInbound> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private boolean busy;
     private volatile boolean negotiated;
 
-    public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events) {
+    public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events,
+                      QmpFdSets fdSets) {
+        this.fdSets = fdSets;
         this.info = info;
         this.commands = commands;
         this.machine = machine;
@@ -59,6 +62,11 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     @Override
     public QmpCommands commands() {
         return commands;
+    }
+
+    @Override
+    public QmpFdSets fdSets() {
+        return fdSets;
     }
 
     boolean negotiated() {

@@ -37,6 +37,8 @@ final class UnixMonitorBridge {
     private final Runnable onClose;
     private volatile Channel local;
     private volatile boolean closed;
+    /** The reader and the writer thread; the last to finish releases the socket. */
+    private final java.util.concurrent.atomic.AtomicInteger threads = new java.util.concurrent.atomic.AtomicInteger(2);
 
     UnixMonitorBridge(UnixSocket socket, QmpFdStore fds, Runnable onClose) {
         this.socket = socket;
@@ -123,6 +125,13 @@ final class UnixMonitorBridge {
             Thread.currentThread().interrupt();
         } finally {
             close();
+            threadDone();
+        }
+    }
+
+    private void threadDone() {
+        if (threads.decrementAndGet() == 0) {
+            socket.close();
         }
     }
 
@@ -145,6 +154,7 @@ final class UnixMonitorBridge {
             Thread.currentThread().interrupt();
         } finally {
             close();
+            threadDone();
         }
     }
 
@@ -166,7 +176,7 @@ final class UnixMonitorBridge {
             return;
         }
         closed = true;
-        socket.close();
+        socket.shutdown();
         Channel l = local;
         if (l != null) {
             l.close();

@@ -110,6 +110,14 @@ class QmpIT {
                     c.execute("closefd", "{\"fdname\": \"mig\"}").at("/error/desc").asText());
             assertEquals("No file descriptor supplied via SCM_RIGHTS",
                     c.execute("getfd", "{\"fdname\": \"none\"}").at("/error/desc").asText());
+            // Descriptor sets: add-fd takes the passed descriptor, remove-fd closes it.
+            c.sendWithFds("{\"execute\": \"add-fd\", \"arguments\": {\"fdset-id\": 2}}", fd1);
+            JsonNode added = c.reply(T);
+            assertEquals(2, added.at("/return/fdset-id").asInt(), added.toString());
+            int vmmFd = added.at("/return/fd").asInt();
+            assertTrue(c.execute("remove-fd", "{\"fdset-id\": 2, \"fd\": " + vmmFd + "}").has("return"));
+            assertEquals("File descriptor named 'fdset-id:2' not found",
+                    c.execute("remove-fd", "{\"fdset-id\": 2}").at("/error/desc").asText());
         } finally {
             LibC.close(fd1);
             LibC.close(fd2);

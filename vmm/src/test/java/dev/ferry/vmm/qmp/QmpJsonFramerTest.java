@@ -64,9 +64,9 @@ class QmpJsonFramerTest {
         send("{\"execute\": ");
         sendBytes((byte) 0xFF);
         send("{\"execute\": \"ok\"}");
-        assertEquals(List.of("ERROR: JSON parse error, stray '\\uFFFD'", "{\"execute\": \"ok\"}"), drain());
+        assertEquals(List.of("ERROR: JSON parse error, stray '\uFFFD'", "{\"execute\": \"ok\"}"), drain());
         sendBytes((byte) 0x01);
-        assertEquals(List.of("ERROR: JSON parse error, stray '\\u0001'"), drain());
+        assertEquals(List.of("ERROR: JSON parse error, stray '\u0001'"), drain());
     }
 
     @Test
@@ -97,7 +97,7 @@ class QmpJsonFramerTest {
         send("{\"execute\": \"after\"}");
         List<String> later = drain();
         assertEquals("{\"execute\": \"after\"}", later.get(later.size() - 1));
-        assertEquals("ERROR: JSON parse error, stray '\\uFFFD'", later.get(later.size() - 2));
+        assertEquals("ERROR: JSON parse error, stray '\uFFFD'", later.get(later.size() - 2));
     }
 
     @Test

@@ -22,7 +22,7 @@ class QmpSessionTest {
 
     QmpSessionTest() {
         QmpPipeline.install(ch.pipeline(), QmpServerInfo.FERRY, QmpCommands.standard(QmpServerInfo.FERRY), null,
-                new QmpFdStore(closed::add), new QmpEventBus());
+                new QmpFdStore(closed::add), new QmpEventBus(), new QmpFdSets(closed::add));
         ch.pipeline().fireChannelActive();
     }
 
@@ -145,7 +145,7 @@ class QmpSessionTest {
         QmpEventBus bus = new QmpEventBus();
         EmbeddedChannel a = new EmbeddedChannel();
         QmpPipeline.install(a.pipeline(), QmpServerInfo.FERRY, QmpCommands.standard(QmpServerInfo.FERRY), null,
-                new QmpFdStore(closed::add), bus);
+                new QmpFdStore(closed::add), bus, new QmpFdSets(closed::add));
         a.pipeline().fireChannelActive();
         ((ByteBuf) a.readOutbound()).release();
         bus.emit("STOP", null);

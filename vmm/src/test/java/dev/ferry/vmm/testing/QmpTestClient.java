@@ -113,6 +113,9 @@ public final class QmpTestClient implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             // connection closed
         }
+        if (unix != null) {
+            unix.close();     // the reader is the socket's last user
+        }
         lines.add("<closed>");
     }
 
@@ -233,7 +236,7 @@ public final class QmpTestClient implements AutoCloseable {
     @Override
     public void close() throws IOException {
         if (unix != null) {
-            unix.close();
+            unix.shutdown();
         }
         if (tcp != null) {
             tcp.close();

@@ -32,6 +32,8 @@ public final class Getfd implements QmpCommand {
     @Override
     public JsonNode execute(QmpCall call, ObjectNode arguments) {
         String name = arguments.get("fdname").textValue();
+        // QEMU looks for the descriptor first, then at the name.
+        call.fds().requireReceived();
         if (!name.isEmpty() && Character.isDigit(name.charAt(0))) {
             throw new QmpException("Parameter 'fdname' expects a name not starting with a digit");
         }
