@@ -17,10 +17,23 @@ public final class QmpFdStore {
     private final Deque<Integer> received = new ArrayDeque<>();
     private final Map<String, Integer> named = new HashMap<>();
     private final IntConsumer closer;
+    private volatile java.util.function.BooleanSupplier backlog = () -> false;
 
     /** @param closer closes a descriptor (libc close) */
     public QmpFdStore(IntConsumer closer) {
         this.closer = closer;
+    }
+
+    /**
+     * How the transport says its client is behind on reading (the unix bridge's own buffer,
+     * which Netty's channel writability does not see).
+     */
+    public void setBacklogSignal(java.util.function.BooleanSupplier signal) {
+        backlog = signal;
+    }
+
+    public boolean backlogged() {
+        return backlog.getAsBoolean();
     }
 
     public synchronized void received(int fd) {

@@ -40,7 +40,7 @@ public final class QmpServer implements AutoCloseable {
 
     public static final int MAX_CONNECTIONS = 64;
     /** Output buffered for one connection before events to it are dropped. */
-    static final WriteBufferWaterMark OUTPUT_LIMITS = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
+    static final WriteBufferWaterMark OUTPUT_LIMITS = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
     private final Machine machine;
     private final QmpServerInfo info;
@@ -185,6 +185,7 @@ public final class QmpServer implements AutoCloseable {
         UnixMonitorBridge[] holder = new UnixMonitorBridge[1];
         UnixMonitorBridge bridge = new UnixMonitorBridge(client, fds, () -> bridges.remove(holder[0]));
         holder[0] = bridge;
+        fds.setBacklogSignal(bridge::backlogged);
         pendingFdStores.put(self, fds);
         new Bootstrap().group(loop).channel(LocalChannel.class)
                 .handler(bridge.handler())

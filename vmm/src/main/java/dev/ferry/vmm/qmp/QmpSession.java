@@ -103,7 +103,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
         if (!negotiated || c == null) {
             return;
         }
-        if (!c.channel().isWritable()) {
+        if (!c.channel().isWritable() || fds.backlogged()) {
             events.dropped(this);
             return;
         }

@@ -11,7 +11,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -27,13 +26,17 @@ import java.util.concurrent.TimeUnit;
 final class UnixMonitorBridge {
 
     static final int READ_CHUNK = 64 * 1024;
-    /** Outgoing chunks queued for a client that is slow to read; beyond that, its channel stops. */
-    static final int WRITE_QUEUE = 256;
+    /**
+     * Output not yet taken by a slow client beyond which the connection counts as backlogged:
+     * the session drops events for it and the bridge stops reading its requests until the
+     * client catches up, so a client that never reads costs a bounded amount of memory.
+     */
+    static final long BACKLOG_LIMIT = 256 * 1024;
 
     private final UnixSocket socket;
     private final QmpFdStore fds;
-    private final BlockingQueue<byte[]> outgoing = new ArrayBlockingQueue<>(WRITE_QUEUE);
-    private final java.util.concurrent.atomic.AtomicInteger unsent = new java.util.concurrent.atomic.AtomicInteger();
+    private final BlockingQueue<byte[]> outgoing = new java.util.concurrent.LinkedBlockingQueue<>();
+    private final java.util.concurrent.atomic.AtomicLong unsent = new java.util.concurrent.atomic.AtomicLong();
     private final Runnable onClose;
     private volatile Channel local;
     private volatile boolean closed;
@@ -58,13 +61,8 @@ final class UnixMonitorBridge {
                 byte[] bytes = new byte[buf.readableBytes()];
                 buf.readBytes(bytes);
                 buf.release();
-                unsent.incrementAndGet();
-                if (!outgoing.offer(bytes)) {
-                    // The client is not reading: stop taking output from the pipeline, whose
-                    // buffers then fill and make the session drop events (replies still wait).
-                    ctx.channel().config().setAutoRead(false);
-                    offerBlocking(bytes);
-                }
+                unsent.addAndGet(bytes.length);
+                outgoing.add(bytes);
             }
 
             @Override
@@ -85,28 +83,18 @@ final class UnixMonitorBridge {
         writer.start();
     }
 
-    private void offerBlocking(byte[] bytes) {
-        Thread t = new Thread(() -> {
-            try {
-                while (!closed && !outgoing.offer(bytes, 100, TimeUnit.MILLISECONDS)) {
-                    // wait for the writer to drain
-                }
-                Channel l = local;
-                if (l != null) {
-                    l.eventLoop().execute(() -> l.config().setAutoRead(true));
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "qmp-unix-backpressure");
-        t.setDaemon(true);
-        t.start();
+    /** True while the client is behind on reading its output. */
+    boolean backlogged() {
+        return unsent.get() > BACKLOG_LIMIT;
     }
 
     private void readLoop() {
         Memory buffer = new Memory(READ_CHUNK);
         try {
             while (!closed) {
+                while (backlogged() && !closed) {
+                    Thread.sleep(1);        // a client that does not read gets no more service
+                }
                 UnixSocket.Received r = socket.receive(buffer, READ_CHUNK);
                 // Descriptors first: a getfd in these very bytes must find its descriptor.
                 r.fds().forEach(fds::received);
@@ -145,7 +133,7 @@ final class UnixMonitorBridge {
                 Memory m = new Memory(b.length);
                 m.write(0, b, 0, b.length);
                 boolean sent = socket.sendAll(m, b.length);
-                unsent.decrementAndGet();
+                unsent.addAndGet(-b.length);
                 if (!sent) {
                     break;
                 }

@@ -96,12 +96,34 @@ public final class QmpTestClient implements AutoCloseable {
         }
     }
 
+    private volatile boolean paused;
+    private final Object pauseLock = new Object();
+
+    /** Stops reading from the socket, as a client that hangs would; the VMM's buffers fill. */
+    public void pauseReading() {
+        paused = true;
+    }
+
+    /** Forgets the events received so far. */
+    public void discardEvents() {
+        events.clear();
+    }
+
     private void readLines(InputStream in) {
         ByteArrayOutputStream cur = new ByteArrayOutputStream();
         byte[] b = new byte[65536];
         try {
             int n;
-            while ((n = in.read(b, 0, b.length)) > 0) {
+            while (true) {
+                while (paused) {
+                    synchronized (pauseLock) {
+                        pauseLock.wait(100);
+                    }
+                }
+                n = in.read(b, 0, b.length);
+                if (n <= 0) {
+                    break;
+                }
                 for (int i = 0; i < n; i++) {
                     cur.write(b[i]);
                     if (b[i] == '\n') {
@@ -110,7 +132,7 @@ public final class QmpTestClient implements AutoCloseable {
                     }
                 }
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | InterruptedException e) {
             // connection closed
         }
         if (unix != null) {
