@@ -31,6 +31,11 @@ public final class Main {
     }
 
     static int run(String[] args) {
+        if (args.length > 0 && args[0].equals("qmp")) {
+            // 'ferry qmp SOCKET ...': the management client, not a VMM.
+            return dev.ferry.vmm.qmpclient.QmpShell.run(java.util.Arrays.copyOfRange(args, 1, args.length),
+                    System.out, System.err);
+        }
         CliRequest request;
         try {
             request = CommandLine.parse(args);

@@ -161,4 +161,19 @@ class QmpIT {
             assertEquals("running", c.execute("query-status").at("/return/status").asText());
         }
     }
+
+    @Test
+    void theManagementCliSendsOneCommand(@TempDir Path tmp) throws Exception {
+        Path sock = tmp.resolve("qmp.sock");
+        try (FerryProcess f = ferry(sock); QmpTestClient waitForSocket = QmpTestClient.connectUnix(sock, T)) {
+            try (FerryProcess cli = FerryProcess.startFerry("qmp", sock.toString(), "query-status")) {
+                assertEquals(0, cli.awaitExit(T), cli.output());
+                assertTrue(cli.output().contains("\"status\" : \"running\""), cli.output());
+            }
+            try (FerryProcess cli = FerryProcess.startFerry("qmp", sock.toString(), "no-such-command")) {
+                assertEquals(1, cli.awaitExit(T), cli.output());
+                assertTrue(cli.output().contains("CommandNotFound"), cli.output());
+            }
+        }
+    }
 }
