@@ -35,7 +35,12 @@ final class Usage {
               -nographic, -display none
                                     no display; serial on standard I/O
 
+            Management (QMP, see docs/qmp.md):
+              -qmp unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off[,allow-remote=on]
+              -chardev socket,id=ID,path=PATH,server=on,wait=off  with  -mon chardev=ID,mode=control
+
             Other:
               -version, -help
+              ferry qmp SOCKET [COMMAND [key=value ...]]   QMP client and interactive shell
             """;
 }
