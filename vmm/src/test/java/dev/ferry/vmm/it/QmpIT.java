@@ -176,4 +176,24 @@ class QmpIT {
             }
         }
     }
+
+    /** A client that pipelines: many commands with ids in one write, replies matched by id. */
+    @Test
+    void pipelinedCommandsAreAnsweredInOrder(@TempDir Path tmp) throws Exception {
+        Path sock = tmp.resolve("qmp.sock");
+        try (FerryProcess f = ferry(sock); QmpTestClient c = QmpTestClient.connectUnix(sock, T)) {
+            c.negotiate();
+            StringBuilder batch = new StringBuilder();
+            for (int i = 0; i < 200; i++) {
+                String cmd = i % 3 == 0 ? "query-status" : i % 3 == 1 ? "query-kvm" : "no-such";
+                batch.append("{\"execute\": \"").append(cmd).append("\", \"id\": ").append(i).append("}");
+            }
+            c.send(batch.toString());
+            for (int i = 0; i < 200; i++) {
+                JsonNode r = c.reply(T);
+                assertEquals(i, r.get("id").asInt(), r.toString());
+                assertEquals(i % 3 == 2, r.has("error"), r.toString());
+            }
+        }
+    }
 }
