@@ -136,9 +136,6 @@ public final class UnixSocket implements AutoCloseable {
         }
         Memory buf = new Memory(data.length);
         buf.write(0, data, 0, data.length);
-        Memory iov = new Memory(16);
-        iov.setPointer(0, buf);
-        iov.setLong(8, data.length);
         long controlLen = CMSG_HEADER + 4L * fds.length;
         Memory control = new Memory((controlLen + 7) & ~7L);
         control.clear();
@@ -148,13 +145,11 @@ public final class UnixSocket implements AutoCloseable {
         for (int i = 0; i < fds.length; i++) {
             control.setInt(CMSG_HEADER + 4L * i, fds[i]);
         }
-        Memory msg = new Memory(MSGHDR_SIZE);
-        msg.clear();
-        msg.setPointer(16, iov);
-        msg.setLong(24, 1);
-        msg.setPointer(32, control);
-        msg.setLong(40, control.size());
+        Memory msg = messageHeader(buf, data.length, control);
         long n = sendmsg(fd, msg, MSG_NOSIGNAL);
+        java.lang.ref.Reference.reachabilityFence(buf);
+        java.lang.ref.Reference.reachabilityFence(control);
+        java.lang.ref.Reference.reachabilityFence(msg);
         if (n < 0) {
             throw NativeException.lastError("sendmsg(fd=" + fd + ", " + fds.length + " fds)");
         }
@@ -163,6 +158,22 @@ public final class UnixSocket implements AutoCloseable {
             rest.write(0, data, (int) n, (int) (data.length - n));
             sendAll(rest, data.length - n);
         }
+    }
+
+    /**
+     * A struct msghdr with its one iovec (over {@code data}) in the same allocation, so nothing the
+     * kernel reads can be freed separately; callers keep data and control reachable across the call.
+     */
+    private static Memory messageHeader(Memory data, long length, Memory control) {
+        Memory msg = new Memory(MSGHDR_SIZE + 16);
+        msg.clear();
+        msg.setPointer(MSGHDR_SIZE, data);
+        msg.setLong(MSGHDR_SIZE + 8, length);
+        msg.setPointer(16, msg.share(MSGHDR_SIZE));
+        msg.setLong(24, 1);
+        msg.setPointer(32, control);
+        msg.setLong(40, control.size());
+        return msg;
     }
 
     private static Memory address(byte[] path) {
@@ -205,19 +216,13 @@ public final class UnixSocket implements AutoCloseable {
         }
         Memory control = new Memory(CMSG_HEADER + 4L * MAX_FDS);
         control.clear();
-        Memory iov = new Memory(16);
-        iov.setPointer(0, buffer);
-        iov.setLong(8, capacity);
-        Memory msg = new Memory(MSGHDR_SIZE);
-        msg.clear();
-        msg.setPointer(16, iov);
-        msg.setLong(24, 1);
-        msg.setPointer(32, control);
-        msg.setLong(40, control.size());
+        Memory msg = messageHeader(buffer, capacity, control);
         long n;
         do {
             n = recvmsg(fd, msg, MSG_CMSG_CLOEXEC);
         } while (n < 0 && LibC.errno() == Errno.EINTR && !closed);
+        java.lang.ref.Reference.reachabilityFence(msg);
+        java.lang.ref.Reference.reachabilityFence(buffer);
         if (n < 0) {
             if (closed) {
                 return new Received(0, List.of());
