@@ -1,0 +1,49 @@
+package dev.ferry.migration.stream;
+
+/**
+ * The record types of a Ferry migration stream (docs/migration-stream.md), each with the largest
+ * payload a reader accepts for it: a length field above the cap is refused before anything is
+ * allocated.
+ */
+public enum RecordType {
+    /** Machine configuration the target checks: RAM size, vCPUs, confidential mode, firmware. */
+    CONFIG(1, 64 * 1024),
+    /** A batch of RAM pages: zero markers and full pages. */
+    RAM(2, 16 * 1024 * 1024),
+    /** The end of one pass over RAM (precopy iteration). */
+    PASS_END(3, 64),
+    /** One vCPU's registers and state. */
+    VCPU(4, 1024 * 1024),
+    /** One device's versioned state. */
+    DEVICE(5, 1024 * 1024),
+    /** The page-state (shared/private) bitmap. */
+    PAGE_STATE(6, 64 * 1024 * 1024),
+    /** Everything has been sent. */
+    END(7, 64);
+
+    private final int code;
+    private final int maxPayload;
+
+    RecordType(int code, int maxPayload) {
+        this.code = code;
+        this.maxPayload = maxPayload;
+    }
+
+    public int code() {
+        return code;
+    }
+
+    public int maxPayload() {
+        return maxPayload;
+    }
+
+    /** The type with {@code code}, or null for a code this version does not know. */
+    public static RecordType of(int code) {
+        for (RecordType t : values()) {
+            if (t.code == code) {
+                return t;
+            }
+        }
+        return null;
+    }
+}

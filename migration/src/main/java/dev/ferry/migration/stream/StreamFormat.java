@@ -1,0 +1,22 @@
+package dev.ferry.migration.stream;
+
+/**
+ * Constants of the wire format (docs/migration-stream.md). All integers are big-endian.
+ *
+ * <pre>
+ * stream  := header record* END-record
+ * header  := magic "FERRYMIG" (8) | major u16 | minor u16 | flags u32
+ * record  := type u16 | flags u16 | length u32 | payload[length] | crc32c u32
+ * </pre>
+ * The CRC32C (Castagnoli, RFC 3720 appendix B.4) covers type, flags, length and payload.
+ */
+public final class StreamFormat {
+    private StreamFormat() {}
+
+    public static final byte[] MAGIC = {'F', 'E', 'R', 'R', 'Y', 'M', 'I', 'G'};
+    public static final int MAJOR = 1;
+    public static final int MINOR = 0;
+    public static final int HEADER_SIZE = 16;
+    public static final int RECORD_HEADER_SIZE = 8;
+    public static final int RECORD_TRAILER_SIZE = 4;
+}

@@ -1,0 +1,97 @@
+package dev.ferry.migration.stream;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+import java.util.Arrays;
+import java.util.zip.CRC32C;
+
+/**
+ * Reads a migration stream as hostile input: the header must match, every length is checked
+ * against its type's cap before a buffer is allocated, every record's CRC32C is verified, and
+ * an unknown record type, a truncated record or a stream that ends before END is an error that
+ * names the record and the offset.
+ */
+public final class StreamReader {
+
+    private final ReadableByteChannel in;
+    private final ByteBuffer recordHeader = ByteBuffer.allocate(StreamFormat.RECORD_HEADER_SIZE);
+    private final ByteBuffer trailer = ByteBuffer.allocate(StreamFormat.RECORD_TRAILER_SIZE);
+    private final CRC32C crc = new CRC32C();
+    private long offset;
+    private boolean ended;
+
+    public StreamReader(ReadableByteChannel in) {
+        this.in = in;
+    }
+
+    public void readHeader() throws IOException, StreamException {
+        ByteBuffer h = ByteBuffer.allocate(StreamFormat.HEADER_SIZE);
+        readFully(h, "stream header");
+        h.flip();
+        byte[] magic = new byte[StreamFormat.MAGIC.length];
+        h.get(magic);
+        if (!Arrays.equals(magic, StreamFormat.MAGIC)) {
+            throw new StreamException("not a Ferry migration stream (bad magic)", 0);
+        }
+        int major = Short.toUnsignedInt(h.getShort());
+        int minor = Short.toUnsignedInt(h.getShort());
+        if (major != StreamFormat.MAJOR) {
+            throw new StreamException("stream format version " + major + "." + minor
+                    + " is not supported (this Ferry reads " + StreamFormat.MAJOR + ".x)", 8);
+        }
+    }
+
+    /** The next record; after END, calling again is an error. */
+    public Record next() throws IOException, StreamException {
+        if (ended) {
+            throw new StreamException("read past the END record", offset);
+        }
+        long start = offset;
+        recordHeader.clear();
+        readFully(recordHeader, "record header");
+        recordHeader.flip();
+        int code = Short.toUnsignedInt(recordHeader.getShort(0));
+        int flags = Short.toUnsignedInt(recordHeader.getShort(2));
+        long length = Integer.toUnsignedLong(recordHeader.getInt(4));
+        RecordType type = RecordType.of(code);
+        if (type == null) {
+            throw new StreamException("unknown record type " + code, start);
+        }
+        if (length > type.maxPayload()) {
+            throw new StreamException(type + " record claims " + length + " bytes, more than its limit of "
+                    + type.maxPayload(), start);
+        }
+        ByteBuffer payload = ByteBuffer.allocate((int) length);
+        readFully(payload, type + " record payload");
+        payload.flip();
+        trailer.clear();
+        readFully(trailer, type + " record checksum");
+        crc.reset();
+        crc.update(recordHeader.duplicate().rewind());
+        crc.update(payload.duplicate());
+        int expected = trailer.getInt(0);
+        if ((int) crc.getValue() != expected) {
+            throw new StreamException(type + " record checksum mismatch", start);
+        }
+        if (type == RecordType.END) {
+            ended = true;
+        }
+        return new Record(type, flags, payload, start);
+    }
+
+    private void readFully(ByteBuffer b, String what) throws IOException, StreamException {
+        while (b.hasRemaining()) {
+            int n = in.read(b);
+            if (n < 0) {
+                throw new StreamException("stream ended inside the " + what, offset);
+            }
+            offset += n;
+        }
+    }
+
+    public long offset() {
+        return offset;
+    }
+}

@@ -1,0 +1,107 @@
+package dev.ferry.migration.stream;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class StreamCodecTest {
+
+    private static byte[] sample() throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        StreamWriter w = new StreamWriter(Channels.newChannel(bytes));
+        w.writeHeader();
+        w.writeRecord(RecordType.CONFIG, 0, ByteBuffer.wrap("{\"ram\":1}".getBytes(StandardCharsets.UTF_8)));
+        ByteBuffer page = ByteBuffer.allocateDirect(4096);
+        page.put(0, (byte) 7);
+        w.writeRecord(RecordType.RAM, 1, ByteBuffer.wrap(new byte[] {0, 0, 0, 1}), page);
+        w.writeRecord(RecordType.END, 0);
+        return bytes.toByteArray();
+    }
+
+    private static StreamReader reader(byte[] b) {
+        return new StreamReader(Channels.newChannel(new ByteArrayInputStream(b)));
+    }
+
+    @Test
+    void roundTripsRecordsWithGatheredPayloads() throws Exception {
+        StreamReader r = reader(sample());
+        r.readHeader();
+        Record config = r.next();
+        assertEquals(RecordType.CONFIG, config.type());
+        assertEquals("{\"ram\":1}", StandardCharsets.UTF_8.decode(config.payload()).toString());
+        Record ram = r.next();
+        assertEquals(RecordType.RAM, ram.type());
+        assertEquals(1, ram.flags());
+        assertEquals(4 + 4096, ram.payload().remaining());
+        assertEquals(7, ram.payload().get(4));
+        assertEquals(RecordType.END, r.next().type());
+        StreamException past = assertThrows(StreamException.class, r::next);
+        assertTrue(past.getMessage().contains("past the END"));
+    }
+
+    @Test
+    void aFlippedByteAnywhereIsACorruptRecord() throws Exception {
+        byte[] good = sample();
+        for (int i = StreamFormat.HEADER_SIZE; i < good.length; i += 97) {
+            byte[] bad = good.clone();
+            bad[i] ^= 0x10;
+            StreamReader r = reader(bad);
+            r.readHeader();
+            StreamException e = assertThrows(StreamException.class, () -> {
+                while (true) {
+                    r.next();
+                }
+            }, "flip at " + i);
+            assertTrue(e.getMessage().contains("checksum") || e.getMessage().contains("unknown record")
+                    || e.getMessage().contains("limit") || e.getMessage().contains("ended"), e.getMessage());
+        }
+    }
+
+    @Test
+    void truncationIsReportedWithItsOffset() throws Exception {
+        byte[] good = sample();
+        byte[] cut = Arrays.copyOf(good, good.length - 10);
+        StreamReader r = reader(cut);
+        r.readHeader();
+        r.next();
+        StreamException e = assertThrows(StreamException.class, () -> {
+            r.next();
+            r.next();
+        });
+        assertTrue(e.getMessage().contains("stream ended inside"), e.getMessage());
+        assertTrue(e.offset() > StreamFormat.HEADER_SIZE);
+    }
+
+    @Test
+    void anOversizedLengthIsRefusedBeforeAllocating() throws Exception {
+        byte[] good = sample();
+        byte[] bad = good.clone();
+        // CONFIG's length field, right after the header and the record's type and flags.
+        ByteBuffer.wrap(bad).putInt(StreamFormat.HEADER_SIZE + 4, 0x7FFF_FFFF);
+        StreamReader r = reader(bad);
+        r.readHeader();
+        StreamException e = assertThrows(StreamException.class, r::next);
+        assertEquals("CONFIG record claims 2147483647 bytes, more than its limit of 65536 (at stream offset 16)",
+                e.getMessage());
+    }
+
+    @Test
+    void wrongMagicOrMajorVersionIsRefused() throws Exception {
+        byte[] bad = sample();
+        bad[0] = 'X';
+        assertTrue(assertThrows(StreamException.class, () -> reader(bad).readHeader()).getMessage().contains("bad magic"));
+        byte[] newer = sample();
+        ByteBuffer.wrap(newer).putShort(8, (short) 2);
+        assertTrue(assertThrows(StreamException.class, () -> reader(newer).readHeader()).getMessage()
+                .contains("version 2.0 is not supported"));
+    }
+}
