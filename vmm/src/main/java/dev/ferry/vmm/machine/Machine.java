@@ -46,6 +46,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     private final List<MachineListener> listeners = new CopyOnWriteArrayList<>();
 
     private volatile RunState state = RunState.PRELAUNCH;
+    private volatile boolean autostart;
     private volatile VirtualMachine vm;
     private List<Vcpu> vcpus = List.of();
     private VcpuControl vcpuControl;
@@ -77,6 +78,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         this.exitHandler = new ExitHandler(devs.ports, devs.mmio, devs.pageStateChannel);
         this.cpuid = new CpuidTemplate(hypervisor.supportedCpuid(), config.cpus());
         this.vcpuTids = new int[config.cpus()];
+        this.autostart = !config.startPaused();
     }
 
     /** Host input for the guest's UART; input that arrives while the machine is built is dropped. */
@@ -198,8 +200,20 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         setState(RunState.PAUSED);
     }
 
+    /**
+     * Whether the guest runs by itself when an incoming migration completes: true unless -S,
+     * and set by cont during inmigrate (QEMU's qmp_cont: "in inmigrate it only sets autostart").
+     */
+    public boolean autostart() {
+        return autostart;
+    }
+
     /** Lets the vCPUs run (QMP cont). Only from the control thread. */
     public void resumeOnControlThread() {
+        if (state == RunState.INMIGRATE) {
+            autostart = true;
+            return;
+        }
         if (state != RunState.PAUSED && state != RunState.PRELAUNCH) {
             return;
         }
