@@ -62,6 +62,8 @@ public final class UnixSocket implements AutoCloseable {
 
     private final int fd;
     private volatile boolean closed;
+    private Memory recvControl;
+    private Memory recvHeader;
 
     private UnixSocket(int fd) {
         this.fd = fd;
@@ -145,7 +147,7 @@ public final class UnixSocket implements AutoCloseable {
         for (int i = 0; i < fds.length; i++) {
             control.setInt(CMSG_HEADER + 4L * i, fds[i]);
         }
-        Memory msg = messageHeader(buf, data.length, control);
+        Memory msg = fillHeader(new Memory(MSGHDR_SIZE + 16), buf, data.length, control);
         long n = sendmsg(fd, msg, MSG_NOSIGNAL);
         java.lang.ref.Reference.reachabilityFence(buf);
         java.lang.ref.Reference.reachabilityFence(control);
@@ -164,8 +166,7 @@ public final class UnixSocket implements AutoCloseable {
      * A struct msghdr with its one iovec (over {@code data}) in the same allocation, so nothing the
      * kernel reads can be freed separately; callers keep data and control reachable across the call.
      */
-    private static Memory messageHeader(Memory data, long length, Memory control) {
-        Memory msg = new Memory(MSGHDR_SIZE + 16);
+    private static Memory fillHeader(Memory msg, Memory data, long length, Memory control) {
         msg.clear();
         msg.setPointer(MSGHDR_SIZE, data);
         msg.setLong(MSGHDR_SIZE + 8, length);
@@ -214,9 +215,15 @@ public final class UnixSocket implements AutoCloseable {
         if (closed) {
             return new Received(0, List.of());
         }
-        Memory control = new Memory(CMSG_HEADER + 4L * MAX_FDS);
+        // One header and control buffer per socket, reused: receive() is called by one reader
+        // thread, and allocating native memory per call costs GC time (JNA's cleaners).
+        if (recvControl == null) {
+            recvControl = new Memory(CMSG_HEADER + 4L * MAX_FDS);
+            recvHeader = new Memory(MSGHDR_SIZE + 16);
+        }
+        Memory control = recvControl;
         control.clear();
-        Memory msg = messageHeader(buffer, capacity, control);
+        Memory msg = fillHeader(recvHeader, buffer, capacity, control);
         long n;
         do {
             n = recvmsg(fd, msg, MSG_CMSG_CLOEXEC);
@@ -253,7 +260,7 @@ public final class UnixSocket implements AutoCloseable {
     public boolean sendAll(Memory buffer, long length) {
         long done = 0;
         while (done < length) {
-            long n = send(fd, buffer.share(done), length - done, MSG_NOSIGNAL);
+            long n = send(fd, new Pointer(Pointer.nativeValue(buffer) + done), length - done, MSG_NOSIGNAL);
             if (n < 0) {
                 if (LibC.errno() == Errno.EINTR) {
                     continue;
@@ -262,6 +269,7 @@ public final class UnixSocket implements AutoCloseable {
             }
             done += n;
         }
+        java.lang.ref.Reference.reachabilityFence(buffer);
         return true;
     }
 

@@ -123,6 +123,9 @@ final class UnixMonitorBridge {
         }
     }
 
+    /** The writer thread's native send buffer, grown as needed and reused (no per-reply allocation). */
+    private Memory sendBuffer = new Memory(4096);
+
     private void writeLoop() {
         try {
             while (!closed) {
@@ -130,9 +133,11 @@ final class UnixMonitorBridge {
                 if (b == null) {
                     continue;
                 }
-                Memory m = new Memory(b.length);
-                m.write(0, b, 0, b.length);
-                boolean sent = socket.sendAll(m, b.length);
+                if (sendBuffer.size() < b.length) {
+                    sendBuffer = new Memory(Math.max(b.length, 2 * sendBuffer.size()));
+                }
+                sendBuffer.write(0, b, 0, b.length);
+                boolean sent = socket.sendAll(sendBuffer, b.length);
                 unsent.addAndGet(-b.length);
                 if (!sent) {
                     break;
