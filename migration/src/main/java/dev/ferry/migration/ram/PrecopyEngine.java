@@ -1,0 +1,240 @@
+package dev.ferry.migration.ram;
+
+import dev.ferry.migration.stream.RecordType;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CancellationException;
+import java.util.function.LongSupplier;
+
+/**
+ * Iterative precopy (the algorithm of QEMU's migration/ram.c, written for Ferry): send all RAM
+ * while the guest runs, then repeatedly what it dirtied meanwhile, until the rest is expected to
+ * fit in the downtime limit at the measured bandwidth; then stop the guest, send the last dirty
+ * pages and the device state. Until the caller has the target's acknowledgement the source
+ * guest is intact: on any failure or cancellation the engine resumes it if it had stopped it.
+ *
+ * <p>Works over {@link GuestPages}, {@link DirtyLog} and {@link RecordSink} only, so it is tested
+ * with in-memory fakes and a fake clock.
+ */
+public final class PrecopyEngine {
+
+    static final int PAGE = ZeroPages.PAGE_SIZE;
+    /** Pages per RAM record: large enough to amortise a record's overhead. */
+    static final int BATCH_PAGES = 256;
+    /** Throttle when the guest dirtied at least this share of what a pass sent (QEMU: 50%). */
+    static final double THROTTLE_TRIGGER = 0.5;
+    static final int MAX_THROTTLE = 99;
+
+    private final GuestPages ram;
+    private final DirtyLog dirtyLog;
+    private final RecordSink sink;
+    private final PrecopyParameters params;
+    private final LongSupplier nanoClock;
+    private final Sleeper sleeper;
+
+    private volatile boolean cancelled;
+    private volatile MigrationStats stats;
+
+    // Running totals.
+    private long transferred;
+    private long duplicate;
+    private long normal;
+    private long dirtySyncs;
+    private long remaining;
+    private long expectedDowntimeMillis;
+    private long dirtyPagesRate;
+    private double bandwidth;         // bytes per second, measured over the last pass
+    private int throttle;
+    private int passes;
+    private long startNanos;
+    private long rateWindowStart;
+    private long rateWindowBytes;
+
+    /** Sleeps for rate limiting; replaced in tests. */
+    @FunctionalInterface
+    public interface Sleeper {
+        void sleepNanos(long nanos) throws InterruptedException;
+    }
+
+    public PrecopyEngine(GuestPages ram, DirtyLog dirtyLog, RecordSink sink, PrecopyParameters params,
+                         LongSupplier nanoClock, Sleeper sleeper) {
+        this.ram = ram;
+        this.dirtyLog = dirtyLog;
+        this.sink = sink;
+        this.params = params;
+        this.nanoClock = nanoClock;
+        this.sleeper = sleeper;
+        this.stats = new MigrationStats(0, ram.pageCount() * PAGE, ram.pageCount() * PAGE, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0, 0, 0);
+    }
+
+    public static PrecopyEngine create(GuestPages ram, DirtyLog log, RecordSink sink, PrecopyParameters params) {
+        return new PrecopyEngine(ram, log, sink, params, System::nanoTime,
+                n -> Thread.sleep(n / 1_000_000, (int) (n % 1_000_000)));
+    }
+
+    /** Asks the engine to stop at the next batch boundary (QMP migrate_cancel). */
+    public void cancel() {
+        cancelled = true;
+    }
+
+    /** The figures so far; safe to call from any thread (query-migrate). */
+    public MigrationStats stats() {
+        return stats;
+    }
+
+    /**
+     * Runs the migration up to and including the END record. Returns the final statistics; throws
+     * if the transfer failed or was cancelled, after resuming the guest if it had been stopped.
+     */
+    public MigrationStats run(SwitchoverHooks hooks) throws IOException, InterruptedException {
+        startNanos = nanoClock.getAsLong();
+        rateWindowStart = startNanos;
+        boolean guestStopped = false;
+        dirtyLog.start();
+        try {
+            long[] all = allPages();
+            long[] toSend = all;
+            long downtimeStart = 0;
+            while (true) {
+                passes++;
+                long passStart = nanoClock.getAsLong();
+                long sentBefore = transferred;
+                sendPages(toSend);
+                long passNanos = Math.max(1, nanoClock.getAsLong() - passStart);
+                long passBytes = transferred - sentBefore;
+                if (passBytes > 0) {
+                    bandwidth = passBytes * 1e9 / passNanos;
+                }
+                toSend = dirtyLog.fetchAndClear();
+                dirtySyncs++;
+                long dirty = count(toSend);
+                remaining = dirty * PAGE;
+                dirtyPagesRate = (long) (dirty * 1e9 / passNanos);
+                expectedDowntimeMillis = bandwidth > 0 ? (long) (remaining * 1000 / bandwidth) : 0;
+                hooks.passCompleted(passes);
+                publish(0);
+                boolean converged = expectedDowntimeMillis <= params.downtimeLimitMillis();
+                if (converged || passes >= params.maxPasses()) {
+                    break;
+                }
+                if (params.autoConverge() && passBytes > 0 && remaining >= THROTTLE_TRIGGER * passBytes) {
+                    throttle = throttle == 0 ? params.throttleInitial()
+                            : Math.min(MAX_THROTTLE, throttle + params.throttleIncrement());
+                    hooks.throttle(throttle);
+                }
+            }
+            // Switchover: the guest stops; the last dirty pages and the device state go.
+            hooks.stopGuest();
+            guestStopped = true;
+            downtimeStart = nanoClock.getAsLong();
+            long[] last = dirtyLog.fetchAndClear();
+            dirtySyncs++;
+            for (int i = 0; i < toSend.length; i++) {
+                last[i] |= toSend[i];
+            }
+            sendPages(last);
+            remaining = 0;
+            hooks.writeFinalState(sink);
+            sink.write(RecordType.END);
+            long downtime = (nanoClock.getAsLong() - downtimeStart) / 1_000_000;
+            publish(downtime);
+            return stats;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            if (guestStopped) {
+                hooks.resumeGuest();
+            }
+            throw e;
+        } finally {
+            dirtyLog.stop();
+            if (throttle > 0) {
+                hooks.throttle(0);
+            }
+        }
+    }
+
+    private long[] allPages() {
+        long n = ram.pageCount();
+        long[] bits = new long[(int) ((n + 63) / 64)];
+        for (long i = 0; i < n; i++) {
+            bits[(int) (i >>> 6)] |= 1L << i;
+        }
+        return bits;
+    }
+
+    private static long count(long[] bits) {
+        long c = 0;
+        for (long w : bits) {
+            c += Long.bitCount(w);
+        }
+        return c;
+    }
+
+    private void sendPages(long[] bits) throws IOException, InterruptedException {
+        PageBatch batch = new PageBatch();
+        for (int w = 0; w < bits.length; w++) {
+            long word = bits[w];
+            while (word != 0) {
+                int bit = Long.numberOfTrailingZeros(word);
+                word &= word - 1;
+                long index = ((long) w << 6) + bit;
+                if (index >= ram.pageCount()) {
+                    continue;
+                }
+                batch.add(ram.address(index), ram.page(index));
+                if (batch.size() >= BATCH_PAGES) {
+                    flush(batch);
+                    batch = new PageBatch();
+                }
+            }
+        }
+        if (batch.size() > 0) {
+            flush(batch);
+        }
+    }
+
+    private void flush(PageBatch batch) throws IOException, InterruptedException {
+        if (cancelled) {
+            throw new CancellationException("migration cancelled");
+        }
+        ByteBuffer[] parts = batch.encode();
+        long bytes = 0;
+        for (ByteBuffer p : parts) {
+            bytes += p.remaining();
+        }
+        sink.write(RecordType.RAM, parts);
+        transferred += bytes;
+        duplicate += batch.zeroPages();
+        normal += batch.size() - batch.zeroPages();
+        limitRate(bytes);
+        publish(0);
+    }
+
+    /** max-bandwidth: sleeps so that bytes sent in the current 100 ms window stay under the limit. */
+    private void limitRate(long bytes) throws InterruptedException {
+        if (params.maxBandwidth() <= 0) {
+            return;
+        }
+        rateWindowBytes += bytes;
+        long now = nanoClock.getAsLong();
+        long allowedNanos = (long) (rateWindowBytes * 1e9 / params.maxBandwidth());
+        long elapsed = now - rateWindowStart;
+        if (allowedNanos > elapsed) {
+            sleeper.sleepNanos(allowedNanos - elapsed);
+        }
+        if (elapsed > 100_000_000L) {
+            rateWindowStart = nanoClock.getAsLong();
+            rateWindowBytes = 0;
+        }
+    }
+
+    private void publish(long downtimeMillis) {
+        long elapsedNanos = Math.max(1, nanoClock.getAsLong() - startNanos);
+        double seconds = elapsedNanos / 1e9;
+        stats = new MigrationStats(transferred, remaining, ram.pageCount() * PAGE, duplicate, normal,
+                normal * PAGE, dirtyPagesRate, transferred * 8 / 1e6 / seconds, dirtySyncs,
+                (long) ((duplicate + normal) / seconds), expectedDowntimeMillis, downtimeMillis,
+                elapsedNanos / 1_000_000, passes, throttle);
+    }
+}
