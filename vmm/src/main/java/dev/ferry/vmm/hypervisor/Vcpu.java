@@ -50,6 +50,22 @@ public interface Vcpu extends AutoCloseable {
 
     void setMsrs(int[] indices, long[] values);
 
+    /**
+     * Reads the complete state of this vCPU: registers, FPU/SSE/AVX state, XCRs, local APIC,
+     * pending events, MP state, debug registers and the MSRs the hypervisor says must be
+     * migrated. The vCPU must not be running: call it from the vCPU's thread between runs, or
+     * while its thread is parked.
+     */
+    VcpuState saveState();
+
+    /**
+     * Writes a state from {@link #saveState()} (of this or another VM's vCPU) into this vCPU, in
+     * the order the hypervisor needs. The vCPU must not be running and must already have the
+     * CPUID the saved vCPU had. Throws {@link HypervisorException} naming the call and the value
+     * that was refused; the vCPU is then partly restored and must not be run.
+     */
+    void restoreState(VcpuState state);
+
     @Override
     void close();
 }

@@ -3,14 +3,20 @@ package dev.ferry.vmm.hypervisor.kvm;
 import com.sun.jna.Structure;
 
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid2;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_debugregs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_dirty_log;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_irq_level;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_lapic_state;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_mp_state;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msr_list;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msrs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_pit_config;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_regs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_sregs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_userspace_memory_region;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_vcpu_events;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xcrs;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xsave;
 
 /**
  * ioctl request numbers, encoded as include/uapi/asm-generic/ioctl.h does: direction in bits
@@ -37,6 +43,7 @@ final class Ioctl {
     // System ioctls (on the /dev/kvm fd).
     static final long KVM_GET_API_VERSION = io(KVMIO, 0x00);
     static final long KVM_CREATE_VM = io(KVMIO, 0x01);
+    static final long KVM_GET_MSR_INDEX_LIST = iowr(KVMIO, 0x02, sizeOf(new kvm_msr_list()));
     static final long KVM_CHECK_EXTENSION = io(KVMIO, 0x03);
     static final long KVM_GET_VCPU_MMAP_SIZE = io(KVMIO, 0x04);
     static final long KVM_GET_SUPPORTED_CPUID = iowr(KVMIO, 0x05, sizeOf(new kvm_cpuid2()));
@@ -59,9 +66,21 @@ final class Ioctl {
     static final long KVM_SET_SREGS = iow(KVMIO, 0x84, sizeOf(new kvm_sregs()));
     static final long KVM_GET_MSRS = iowr(KVMIO, 0x88, sizeOf(new kvm_msrs()));
     static final long KVM_SET_MSRS = iow(KVMIO, 0x89, sizeOf(new kvm_msrs()));
+    static final long KVM_GET_LAPIC = ior(KVMIO, 0x8e, sizeOf(new kvm_lapic_state()));
+    static final long KVM_SET_LAPIC = iow(KVMIO, 0x8f, sizeOf(new kvm_lapic_state()));
     static final long KVM_SET_CPUID2 = iow(KVMIO, 0x90, sizeOf(new kvm_cpuid2()));
     static final long KVM_GET_MP_STATE = ior(KVMIO, 0x98, sizeOf(new kvm_mp_state()));
     static final long KVM_SET_MP_STATE = iow(KVMIO, 0x99, sizeOf(new kvm_mp_state()));
+    static final long KVM_GET_VCPU_EVENTS = ior(KVMIO, 0x9f, sizeOf(new kvm_vcpu_events()));
+    static final long KVM_SET_VCPU_EVENTS = iow(KVMIO, 0xa0, sizeOf(new kvm_vcpu_events()));
+    static final long KVM_GET_DEBUGREGS = ior(KVMIO, 0xa1, sizeOf(new kvm_debugregs()));
+    static final long KVM_SET_DEBUGREGS = iow(KVMIO, 0xa2, sizeOf(new kvm_debugregs()));
+    static final long KVM_GET_XSAVE = ior(KVMIO, 0xa4, sizeOf(new kvm_xsave()));
+    static final long KVM_SET_XSAVE = iow(KVMIO, 0xa5, sizeOf(new kvm_xsave()));
+    static final long KVM_GET_XCRS = ior(KVMIO, 0xa6, sizeOf(new kvm_xcrs()));
+    static final long KVM_SET_XCRS = iow(KVMIO, 0xa7, sizeOf(new kvm_xcrs()));
+    /** Encodes the 4096 bytes of the fixed struct; KVM copies as many as KVM_CAP_XSAVE2 says. */
+    static final long KVM_GET_XSAVE2 = ior(KVMIO, 0xcf, sizeOf(new kvm_xsave()));
 
     private Ioctl() {}
 

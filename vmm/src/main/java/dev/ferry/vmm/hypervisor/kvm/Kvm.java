@@ -12,6 +12,7 @@ import java.util.List;
 
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid2;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid_entry2;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msr_list;
 import static dev.ferry.vmm.hypervisor.kvm.KvmCalls.failure;
 import static dev.ferry.vmm.hypervisor.kvm.KvmCalls.lastError;
 
@@ -43,6 +44,7 @@ public final class Kvm implements Hypervisor {
     private final String device;
     private final int fd;
     private final int vcpuMmapSize;
+    private int[] msrIndexList;
     private boolean closed;
 
     private Kvm(String device, int fd, int vcpuMmapSize) {
@@ -151,6 +153,44 @@ public final class Kvm implements Hypervisor {
     /** Size of the mmap of a vCPU fd: struct kvm_run plus the pages that follow it. */
     public int vcpuMmapSize() {
         return vcpuMmapSize;
+    }
+
+    /**
+     * The guest MSRs KVM supports, i.e. those userspace saves and restores to migrate a vCPU
+     * (api.rst, KVM_GET_MSR_INDEX_LIST: the list depends on the KVM version and host processor
+     * but does not change otherwise, so it is asked once). Some listed MSRs may still fail to
+     * read on a given vCPU (see {@link KvmVcpu#saveState()}).
+     */
+    public synchronized int[] msrIndexList() {
+        if (msrIndexList == null) {
+            msrIndexList = readMsrIndexList();
+        }
+        return msrIndexList.clone();
+    }
+
+    private int[] readMsrIndexList() {
+        // api.rst, KVM_GET_MSR_INDEX_LIST: with too small an nmsrs KVM fails with E2BIG and writes the number needed.
+        int capacity = 0;
+        for (int attempt = 0; attempt < 4; attempt++) {
+            int headerSize = new kvm_msr_list().size();
+            Memory buffer = new Memory(headerSize + (long) Math.max(1, capacity) * Integer.BYTES);
+            buffer.clear();
+            kvm_msr_list header = new kvm_msr_list(buffer);
+            header.nmsrs = capacity;
+            header.write();
+            if (LibC.ioctl(fd, Ioctl.KVM_GET_MSR_INDEX_LIST, buffer) < 0) {
+                int errno = LibC.errno();
+                header.read();
+                if (errno == Errno.E2BIG && header.nmsrs > capacity) {
+                    capacity = header.nmsrs;
+                    continue;
+                }
+                throw failure("KVM_GET_MSR_INDEX_LIST(nmsrs=" + capacity + ")", errno);
+            }
+            header.read();
+            return buffer.getIntArray(headerSize, header.nmsrs);
+        }
+        throw new HypervisorException("KVM_GET_MSR_INDEX_LIST(nmsrs=" + capacity + ") failed: the list kept growing");
     }
 
     @Override

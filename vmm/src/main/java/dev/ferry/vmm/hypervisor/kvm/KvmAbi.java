@@ -161,4 +161,141 @@ final class KvmAbi {
         public int flags;
         public int[] pad = new int[15];
     }
+
+    /** Header of KVM_GET_MSR_INDEX_LIST; {@code nmsrs} __u32 indices follow. */
+    @Structure.FieldOrder({"nmsrs"})
+    public static final class kvm_msr_list extends Structure {
+        public int nmsrs;
+
+        public kvm_msr_list() {}
+
+        public kvm_msr_list(Pointer memory) {
+            super(memory);
+        }
+    }
+
+    /** KVM_GET_LAPIC / KVM_SET_LAPIC: the local APIC register page as the guest sees it (x86). */
+    @Structure.FieldOrder({"regs"})
+    public static final class kvm_lapic_state extends Structure {
+        /** KVM_APIC_REG_SIZE. */
+        static final int KVM_APIC_REG_SIZE = 0x400;
+
+        public byte[] regs = new byte[KVM_APIC_REG_SIZE];
+    }
+
+    /**
+     * KVM_GET_VCPU_EVENTS / KVM_SET_VCPU_EVENTS (x86): pending and injected exceptions,
+     * interrupts, NMIs and SMIs, and the interrupt shadow. The anonymous inner structs of the C
+     * declaration are the nested classes; Ferry moves the structure as raw bytes and reads only
+     * {@code flags} through it.
+     */
+    @Structure.FieldOrder({"exception", "interrupt", "nmi", "sipi_vector", "flags", "smi", "triple_fault",
+            "reserved", "exception_has_payload", "exception_payload"})
+    public static final class kvm_vcpu_events extends Structure {
+        static final int KVM_VCPUEVENT_VALID_NMI_PENDING = 0x01;
+        static final int KVM_VCPUEVENT_VALID_SIPI_VECTOR = 0x02;
+        static final int KVM_VCPUEVENT_VALID_SHADOW = 0x04;
+        static final int KVM_VCPUEVENT_VALID_SMM = 0x08;
+        static final int KVM_VCPUEVENT_VALID_PAYLOAD = 0x10;
+        static final int KVM_VCPUEVENT_VALID_TRIPLE_FAULT = 0x20;
+
+        @Structure.FieldOrder({"injected", "nr", "has_error_code", "pending", "error_code"})
+        public static final class exception_t extends Structure {
+            public byte injected;
+            public byte nr;
+            public byte has_error_code;
+            public byte pending;
+            public int error_code;
+        }
+
+        @Structure.FieldOrder({"injected", "nr", "soft", "shadow"})
+        public static final class interrupt_t extends Structure {
+            public byte injected;
+            public byte nr;
+            public byte soft;
+            public byte shadow;
+        }
+
+        @Structure.FieldOrder({"injected", "pending", "masked", "pad"})
+        public static final class nmi_t extends Structure {
+            public byte injected;
+            public byte pending;
+            public byte masked;
+            public byte pad;
+        }
+
+        @Structure.FieldOrder({"smm", "pending", "smm_inside_nmi", "latched_init"})
+        public static final class smi_t extends Structure {
+            public byte smm;
+            public byte pending;
+            public byte smm_inside_nmi;
+            public byte latched_init;
+        }
+
+        @Structure.FieldOrder({"pending"})
+        public static final class triple_fault_t extends Structure {
+            public byte pending;
+        }
+
+        public exception_t exception;
+        public interrupt_t interrupt;
+        public nmi_t nmi;
+        public int sipi_vector;
+        public int flags;
+        public smi_t smi;
+        public triple_fault_t triple_fault;
+        public byte[] reserved = new byte[26];
+        public byte exception_has_payload;
+        public long exception_payload;
+
+        public kvm_vcpu_events() {}
+
+        public kvm_vcpu_events(Pointer memory) {
+            super(memory);
+        }
+    }
+
+    /** KVM_GET_DEBUGREGS / KVM_SET_DEBUGREGS (x86): DR0-DR3, DR6, DR7. */
+    @Structure.FieldOrder({"db", "dr6", "dr7", "flags", "reserved"})
+    public static final class kvm_debugregs extends Structure {
+        public long[] db = new long[4];
+        public long dr6;
+        public long dr7;
+        public long flags;
+        public long[] reserved = new long[9];
+    }
+
+    /**
+     * KVM_GET_XSAVE / KVM_SET_XSAVE / KVM_GET_XSAVE2 (x86): the XSAVE area in the standard
+     * (non-compacted) format. Since KVM_CAP_XSAVE2 the C struct ends in a flexible array
+     * {@code extra[]} and may be longer than these 4096 bytes, so Ferry passes a raw buffer of the
+     * size KVM reports; this class gives the fixed size the ioctl numbers encode.
+     */
+    @Structure.FieldOrder({"region"})
+    public static final class kvm_xsave extends Structure {
+        /** sizeof(struct kvm_xsave) without {@code extra}. */
+        static final int SIZE = 4096;
+
+        public int[] region = new int[SIZE / Integer.BYTES];
+    }
+
+    /** One extended control register (XCR0, ...) (x86). */
+    @Structure.FieldOrder({"xcr", "reserved", "value"})
+    public static final class kvm_xcr extends Structure {
+        public int xcr;
+        public int reserved;
+        public long value;
+    }
+
+    /** KVM_GET_XCRS / KVM_SET_XCRS (x86). */
+    @Structure.FieldOrder({"nr_xcrs", "flags", "xcrs", "padding"})
+    public static final class kvm_xcrs extends Structure {
+        /** KVM_MAX_XCRS. */
+        static final int KVM_MAX_XCRS = 16;
+
+        public int nr_xcrs;
+        public int flags;
+        public kvm_xcr[] xcrs = (kvm_xcr[]) new kvm_xcr().toArray(KVM_MAX_XCRS);
+        public long[] padding = new long[16];
+    }
 }

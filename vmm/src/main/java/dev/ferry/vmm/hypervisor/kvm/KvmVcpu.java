@@ -7,21 +7,30 @@ import dev.ferry.vmm.hypervisor.HypervisorException;
 import dev.ferry.vmm.hypervisor.Registers;
 import dev.ferry.vmm.hypervisor.Vcpu;
 import dev.ferry.vmm.hypervisor.VcpuExit;
+import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.os.Errno;
 import dev.ferry.vmm.os.LibC;
 import dev.ferry.vmm.os.VcpuKick;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid2;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid_entry2;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_debugregs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_dtable;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_lapic_state;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_mp_state;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msr_entry;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msrs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_regs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_segment;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_sregs;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_vcpu_events;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xcr;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xcrs;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xsave;
 import static dev.ferry.vmm.hypervisor.kvm.KvmCalls.failure;
 import static dev.ferry.vmm.hypervisor.kvm.KvmCalls.hex;
 import static dev.ferry.vmm.hypervisor.kvm.KvmCalls.lastError;
@@ -35,6 +44,12 @@ import static dev.ferry.vmm.hypervisor.kvm.KvmCalls.lastError;
  * inside); together they leave no window in which the request is lost (api.rst, "immediate_exit").
  */
 public final class KvmVcpu implements Vcpu {
+    /** IA32_TSC_DEADLINE: a guest TSC value; kept only once the LAPIC timer is in TSC-deadline mode. */
+    static final int MSR_IA32_TSC_DEADLINE = 0x6e0;
+    /** Offset of the XSAVE header's XSTATE_BV in the standard-format area (Intel SDM vol. 1, 13.4.2). */
+    private static final int XSTATE_BV_OFFSET = 512;
+
+    private final KvmVm vm;
     private final int id;
     private final int fd;
     private final long runAddress;
@@ -43,7 +58,8 @@ public final class KvmVcpu implements Vcpu {
     private volatile VcpuKick kick;
     private volatile boolean closed;
 
-    KvmVcpu(int id, int fd, int mmapSize) {
+    KvmVcpu(KvmVm vm, int id, int fd, int mmapSize) {
+        this.vm = vm;
         this.id = id;
         this.fd = fd;
         long address = LibC.mmap(0, mmapSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
@@ -312,6 +328,301 @@ public final class KvmVcpu implements Vcpu {
         if (written < indices.length) {
             throw new HypervisorException("KVM_SET_MSRS(vcpu=" + id + ", " + msrList(indices) + ") failed: MSR "
                     + hex(indices[written] & 0xffffffffL) + " rejected value " + hex(values[written]));
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>KVM_GET_MP_STATE is read first: it makes KVM process a pending INIT or SIPI
+     * (kvm_apic_accept_events), which can rewrite CS, RIP and the other registers, so the
+     * registers read afterwards belong to the same moment as the MP state.
+     */
+    @Override
+    public VcpuState saveState() {
+        int mp = mpState();
+        Registers.Standard regs = registers();
+        Registers.Special sregs = specialRegisters();
+        byte[] xsave = xsave();
+        List<VcpuState.Xcr> xcrs = xcrs();
+        byte[] lapic = lapic();
+        List<VcpuState.Msr> msrs = savedMsrs();
+        byte[] events = vcpuEvents();
+        VcpuState.DebugRegisters debug = debugRegisters();
+        return new VcpuState(regs, sregs, xsave, xcrs, lapic, events, mp, debug, msrs);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The order matters; it is that of QEMU's kvm_arch_put_registers (target/i386/kvm/kvm.c),
+     * with the LAPIC (which QEMU restores from its APIC device, before the CPU) placed where its
+     * dependencies are met:
+     * <ol>
+     *   <li>special registers: CR0/CR4/EFER define the mode every later value is checked in, and
+     *       the APIC base (xAPIC or x2APIC) defines how KVM_SET_LAPIC reads the APIC ID;
+     *   <li>general registers: before the vCPU events, because KVM_SET_REGS drops a pending
+     *       exception (__set_regs clears it) that KVM_SET_VCPU_EVENTS must restore;
+     *   <li>XSAVE area, then XCRs (QEMU's order; KVM checks both against the CPUID the vCPU was
+     *       given, not against each other);
+     *   <li>LAPIC: after the APIC base, and before the MSRs because KVM_SET_LAPIC reprograms the
+     *       APIC timer from the register page and clears a TSC deadline armed before it;
+     *   <li>MSRs, the TSC first (the TSC deadline is a TSC value) and IA32_TSC_DEADLINE last.
+     *       KVM may not keep the TSC exactly as written: it treats a write within about a second
+     *       of the TSC it expects as an attempt to synchronise vCPUs and keeps its own offset
+     *       (kvm_synchronize_tsc, arch/x86/kvm/x86.c), and on kvm-pvm the guest TSC is the host
+     *       TSC, so the write is accepted and has no effect;
+     *   <li>vCPU events: after the registers (see 2); before the MP state because
+     *       KVM_SET_MP_STATE refuses INIT_RECEIVED/SIPI_RECEIVED depending on the SMM and
+     *       latched-INIT state that the events carry;
+     *   <li>MP state;
+     *   <li>debug registers (independent of the rest; last as in QEMU).
+     * </ol>
+     * Sizes are checked before any ioctl, so a malformed state fails without touching the vCPU;
+     * a value KVM refuses fails with the vCPU partly restored.
+     */
+    @Override
+    public void restoreState(VcpuState state) {
+        byte[] xsave = state.xsave();
+        byte[] lapic = state.lapic();
+        byte[] events = state.vcpuEvents();
+        int xsaveSize = xsaveSize();
+        checkXsave(xsave, xsaveSize);
+        if (lapic.length != 0 && lapic.length != kvm_lapic_state.KVM_APIC_REG_SIZE) {
+            throw new HypervisorException("KVM_SET_LAPIC(vcpu=" + id + ", size=" + lapic.length + ") refused: the "
+                    + "LAPIC page has " + lapic.length + " bytes, struct kvm_lapic_state has "
+                    + kvm_lapic_state.KVM_APIC_REG_SIZE);
+        }
+        int eventsSize = new kvm_vcpu_events().size();
+        if (events.length != eventsSize) {
+            throw new HypervisorException("KVM_SET_VCPU_EVENTS(vcpu=" + id + ", size=" + events.length + ") refused: "
+                    + "struct kvm_vcpu_events has " + eventsSize + " bytes");
+        }
+        if (state.xcrs().size() > kvm_xcrs.KVM_MAX_XCRS) {
+            throw new HypervisorException("KVM_SET_XCRS(vcpu=" + id + ", nr_xcrs=" + state.xcrs().size() + ") refused: "
+                    + "KVM takes at most " + kvm_xcrs.KVM_MAX_XCRS);
+        }
+
+        setSpecialRegisters(state.specialRegisters());
+        setRegisters(state.registers());
+        setXsave(xsave, xsaveSize);
+        setXcrs(state.xcrs());
+        if (lapic.length != 0) {
+            setLapic(lapic);
+        }
+        restoreMsrs(state.msrs());
+        setVcpuEvents(events);
+        setMpState(state.mpState());
+        setDebugRegisters(state.debugRegisters());
+    }
+
+    /**
+     * Bytes KVM copies for KVM_GET_XSAVE2 and KVM_SET_XSAVE: what KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)
+     * on the VM fd says (at least 4096; more once dynamic features such as AMX are enabled), or
+     * 4096 without XSAVE2 (api.rst, KVM_SET_XSAVE and KVM_GET_XSAVE2).
+     */
+    private int xsaveSize() {
+        int size = vm.checkExtension(KvmCapability.KVM_CAP_XSAVE2);
+        if (size > 0) {
+            return Math.max(size, kvm_xsave.SIZE);
+        }
+        if (vm.checkExtension(KvmCapability.KVM_CAP_XSAVE) <= 0) {
+            throw new HypervisorException("vcpu " + id + ": KVM lacks KVM_CAP_XSAVE, needed to save and restore "
+                    + "FPU/SSE/AVX state");
+        }
+        return kvm_xsave.SIZE;
+    }
+
+    /** KVM_GET_XSAVE2 if the host has it (api.rst, KVM_GET_XSAVE2), otherwise KVM_GET_XSAVE. */
+    private byte[] xsave() {
+        int size = xsaveSize();
+        boolean xsave2 = vm.checkExtension(KvmCapability.KVM_CAP_XSAVE2) > 0;
+        Memory buffer = new Memory(size);
+        buffer.clear();
+        String call = xsave2 ? "KVM_GET_XSAVE2" : "KVM_GET_XSAVE";
+        if (LibC.ioctl(fd, xsave2 ? Ioctl.KVM_GET_XSAVE2 : Ioctl.KVM_GET_XSAVE, buffer) < 0) {
+            throw lastError(call + "(vcpu=" + id + ", size=" + size + ")");
+        }
+        return buffer.getByteArray(0, size);
+    }
+
+    private void checkXsave(byte[] area, int size) {
+        if (area.length < kvm_xsave.SIZE) {
+            throw new HypervisorException("KVM_SET_XSAVE(vcpu=" + id + ", size=" + area.length + ") refused: the XSAVE "
+                    + "area has " + area.length + " bytes, struct kvm_xsave has at least " + kvm_xsave.SIZE);
+        }
+        // A larger area from a host with more dynamic features (e.g. AMX) fits if what we
+        // cannot pass on is all zeros (components in their initial state).
+        for (int i = size; i < area.length; i++) {
+            if (area[i] != 0) {
+                throw new HypervisorException("KVM_SET_XSAVE(vcpu=" + id + ", size=" + area.length + ") refused: the "
+                        + "XSAVE area holds state at offset " + hex(i) + ", beyond the " + size + " bytes this VM "
+                        + "takes (KVM_CAP_XSAVE2)");
+            }
+        }
+    }
+
+    private void setXsave(byte[] area, int size) {
+        // KVM_SET_XSAVE copies exactly `size` bytes (api.rst, KVM_SET_XSAVE): a shorter saved
+        // area (from a host without XSAVE2 or with fewer features) is padded with zeros.
+        Memory buffer = new Memory(size);
+        buffer.clear();
+        buffer.write(0, area, 0, Math.min(area.length, size));
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_XSAVE, buffer) < 0) {
+            throw lastError("KVM_SET_XSAVE(vcpu=" + id + ", size=" + size + ", xstate_bv="
+                    + hex(buffer.getLong(XSTATE_BV_OFFSET)) + ")");
+        }
+    }
+
+    /** KVM_GET_XCRS (api.rst); an empty list on a host without KVM_CAP_XCRS. */
+    private List<VcpuState.Xcr> xcrs() {
+        if (vm.checkExtension(KvmCapability.KVM_CAP_XCRS) <= 0) {
+            return List.of();
+        }
+        kvm_xcrs xcrs = new kvm_xcrs();
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_XCRS, xcrs.getPointer()) < 0) {
+            throw lastError("KVM_GET_XCRS(vcpu=" + id + ")");
+        }
+        xcrs.read();
+        List<VcpuState.Xcr> out = new ArrayList<>();
+        for (int i = 0; i < Math.min(xcrs.nr_xcrs, kvm_xcrs.KVM_MAX_XCRS); i++) {
+            out.add(new VcpuState.Xcr(xcrs.xcrs[i].xcr, xcrs.xcrs[i].value));
+        }
+        return out;
+    }
+
+    private void setXcrs(List<VcpuState.Xcr> list) {
+        if (list.isEmpty()) {
+            return;
+        }
+        StringBuilder described = new StringBuilder();
+        kvm_xcrs xcrs = new kvm_xcrs();
+        xcrs.nr_xcrs = list.size();
+        for (int i = 0; i < list.size(); i++) {
+            kvm_xcr xcr = xcrs.xcrs[i];
+            xcr.xcr = list.get(i).index();
+            xcr.value = list.get(i).value();
+            described.append(", xcr").append(xcr.xcr & 0xffffffffL).append('=').append(hex(xcr.value));
+        }
+        xcrs.write();
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_XCRS, xcrs.getPointer()) < 0) {
+            throw lastError("KVM_SET_XCRS(vcpu=" + id + described + ")");
+        }
+    }
+
+    /** KVM_GET_LAPIC (api.rst); empty if the VM has no in-kernel LAPIC (ENXIO). */
+    private byte[] lapic() {
+        kvm_lapic_state lapic = new kvm_lapic_state();
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_LAPIC, lapic.getPointer()) < 0) {
+            int errno = LibC.errno();
+            if (errno == Errno.ENXIO) {
+                return new byte[0];
+            }
+            throw failure("KVM_GET_LAPIC(vcpu=" + id + ")", errno);
+        }
+        return lapic.getPointer().getByteArray(0, kvm_lapic_state.KVM_APIC_REG_SIZE);
+    }
+
+    private void setLapic(byte[] page) {
+        kvm_lapic_state lapic = new kvm_lapic_state();
+        lapic.getPointer().write(0, page, 0, page.length);
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_LAPIC, lapic.getPointer()) < 0) {
+            throw lastError("KVM_SET_LAPIC(vcpu=" + id + ")");
+        }
+    }
+
+    /** KVM_GET_VCPU_EVENTS (api.rst), as the 64 raw bytes of struct kvm_vcpu_events. */
+    private byte[] vcpuEvents() {
+        kvm_vcpu_events events = new kvm_vcpu_events();
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_VCPU_EVENTS, events.getPointer()) < 0) {
+            throw lastError("KVM_GET_VCPU_EVENTS(vcpu=" + id + ")");
+        }
+        return events.getPointer().getByteArray(0, events.size());
+    }
+
+    private void setVcpuEvents(byte[] raw) {
+        kvm_vcpu_events events = new kvm_vcpu_events();
+        events.getPointer().write(0, raw, 0, raw.length);
+        events.read();
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_VCPU_EVENTS, events.getPointer()) < 0) {
+            throw lastError("KVM_SET_VCPU_EVENTS(vcpu=" + id + ", flags=" + hex(events.flags & 0xffffffffL)
+                    + ", exception=" + (events.exception.injected != 0 || events.exception.pending != 0
+                            ? "#" + (events.exception.nr & 0xff) : "none")
+                    + ", nmi_pending=" + events.nmi.pending + ")");
+        }
+    }
+
+    /** KVM_GET_DEBUGREGS (api.rst). */
+    private VcpuState.DebugRegisters debugRegisters() {
+        kvm_debugregs regs = new kvm_debugregs();
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_DEBUGREGS, regs.getPointer()) < 0) {
+            throw lastError("KVM_GET_DEBUGREGS(vcpu=" + id + ")");
+        }
+        regs.read();
+        return new VcpuState.DebugRegisters(regs.db[0], regs.db[1], regs.db[2], regs.db[3], regs.dr6, regs.dr7,
+                regs.flags);
+    }
+
+    private void setDebugRegisters(VcpuState.DebugRegisters d) {
+        kvm_debugregs regs = new kvm_debugregs();
+        regs.db[0] = d.dr0();
+        regs.db[1] = d.dr1();
+        regs.db[2] = d.dr2();
+        regs.db[3] = d.dr3();
+        regs.dr6 = d.dr6();
+        regs.dr7 = d.dr7();
+        regs.flags = d.flags();
+        regs.write();
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_DEBUGREGS, regs.getPointer()) < 0) {
+            throw lastError("KVM_SET_DEBUGREGS(vcpu=" + id + ", dr6=" + hex(d.dr6()) + ", dr7=" + hex(d.dr7())
+                    + ", flags=" + hex(d.flags()) + ")");
+        }
+    }
+
+    /**
+     * Every MSR of {@link Kvm#msrIndexList()} this vCPU can read. KVM_GET_MSRS stops at the first
+     * MSR it cannot read and returns how many entries it filled (api.rst, KVM_GET_MSRS), so
+     * each short count skips that one index and asks again for the rest: one ioctl per
+     * unreadable MSR, plus one.
+     */
+    private List<VcpuState.Msr> savedMsrs() {
+        int[] list = vm.kvm().msrIndexList();
+        int headerSize = new kvm_msrs().size();
+        int entrySize = new kvm_msr_entry().size();
+        List<VcpuState.Msr> out = new ArrayList<>(list.length);
+        int start = 0;
+        while (start < list.length) {
+            int[] rest = Arrays.copyOfRange(list, start, list.length);
+            Memory buffer = msrBuffer(rest, null);
+            int read = LibC.ioctl(fd, Ioctl.KVM_GET_MSRS, buffer);
+            if (read < 0) {
+                throw lastError("KVM_GET_MSRS(vcpu=" + id + ", " + msrList(rest) + ")");
+            }
+            for (int i = 0; i < Math.min(read, rest.length); i++) {
+                kvm_msr_entry entry = new kvm_msr_entry(buffer.share(headerSize + (long) i * entrySize));
+                entry.read();
+                out.add(new VcpuState.Msr(entry.index, entry.data));
+            }
+            start += read + 1;
+        }
+        return out;
+    }
+
+    /** KVM_SET_MSRS with the TSC first and IA32_TSC_DEADLINE last (see {@link #restoreState}). */
+    private void restoreMsrs(List<VcpuState.Msr> msrs) {
+        List<VcpuState.Msr> ordered = new ArrayList<>(msrs.size());
+        msrs.stream().filter(m -> m.index() == VcpuState.MSR_IA32_TSC).forEach(ordered::add);
+        msrs.stream().filter(m -> m.index() != VcpuState.MSR_IA32_TSC && m.index() != MSR_IA32_TSC_DEADLINE)
+                .forEach(ordered::add);
+        msrs.stream().filter(m -> m.index() == MSR_IA32_TSC_DEADLINE).forEach(ordered::add);
+        int[] indices = new int[ordered.size()];
+        long[] values = new long[ordered.size()];
+        for (int i = 0; i < indices.length; i++) {
+            indices[i] = ordered.get(i).index();
+            values[i] = ordered.get(i).value();
+        }
+        if (indices.length > 0) {
+            setMsrs(indices, values);
         }
     }
 

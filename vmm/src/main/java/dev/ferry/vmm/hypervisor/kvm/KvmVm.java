@@ -68,6 +68,11 @@ public final class KvmVm implements VirtualMachine {
         }
     }
 
+    /** The /dev/kvm this VM was created on. */
+    Kvm kvm() {
+        return kvm;
+    }
+
     /** The VM fd, for ioctls this class does not wrap yet. */
     public int fd() {
         return fd;
@@ -183,7 +188,7 @@ public final class KvmVm implements VirtualMachine {
         if (vcpuFd < 0) {
             throw lastError("KVM_CREATE_VCPU(id=" + id + ")");
         }
-        KvmVcpu vcpu = new KvmVcpu(id, vcpuFd, kvm.vcpuMmapSize());
+        KvmVcpu vcpu = new KvmVcpu(this, id, vcpuFd, kvm.vcpuMmapSize());
         vcpus.add(vcpu);
         return vcpu;
     }

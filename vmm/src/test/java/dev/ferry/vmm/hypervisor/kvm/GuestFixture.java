@@ -31,6 +31,14 @@ final class GuestFixture implements AutoCloseable {
 
     /** RAM of {@code ramSize} bytes at guest-physical {@code ramBase}, dirty-logged, and vCPU 0. */
     static GuestFixture create(long ramBase, long ramSize) {
+        return create(ramBase, ramSize, false);
+    }
+
+    /**
+     * As {@link #create(long, long)}; with {@code irqchip} the VM gets the in-kernel PIC, IOAPIC,
+     * LAPIC and PIT before its vCPU (HLT then waits in the kernel instead of exiting).
+     */
+    static GuestFixture create(long ramBase, long ramSize, boolean irqchip) {
         Kvm kvm = Kvm.open();
         KvmVm vm = null;
         Memfd memfd = null;
@@ -40,6 +48,9 @@ final class GuestFixture implements AutoCloseable {
             memfd = Memfd.create("ferry-test-ram", ramSize);
             ram = HostMapping.map(memfd);
             vm.mapMemory(SLOT, ramBase, ramSize, ram.address(), true);
+            if (irqchip) {
+                vm.createInterruptController();
+            }
             KvmVcpu vcpu = vm.createVcpu(0);
             return new GuestFixture(kvm, vm, memfd, ram, ramBase, vcpu);
         } catch (RuntimeException | Error e) {

@@ -19,6 +19,7 @@ class IoctlTest {
         assertEquals(0xae03L, Ioctl.KVM_CHECK_EXTENSION);
         assertEquals(0xae04L, Ioctl.KVM_GET_VCPU_MMAP_SIZE);
         assertEquals(0xc008ae05L, Ioctl.KVM_GET_SUPPORTED_CPUID);
+        assertEquals(0xc004ae02L, Ioctl.KVM_GET_MSR_INDEX_LIST);
     }
 
     @Test
@@ -45,6 +46,22 @@ class IoctlTest {
         assertEquals(0x4008ae90L, Ioctl.KVM_SET_CPUID2);
         assertEquals(0x8004ae98L, Ioctl.KVM_GET_MP_STATE);
         assertEquals(0x4004ae99L, Ioctl.KVM_SET_MP_STATE);
+    }
+
+    @Test
+    void vcpuStateIoctls() {
+        // Same headers and compiler as above, printed for the vCPU state save/restore ioctls.
+        assertEquals(0x8400ae8eL, Ioctl.KVM_GET_LAPIC);
+        assertEquals(0x4400ae8fL, Ioctl.KVM_SET_LAPIC);
+        assertEquals(0x8040ae9fL, Ioctl.KVM_GET_VCPU_EVENTS);
+        assertEquals(0x4040aea0L, Ioctl.KVM_SET_VCPU_EVENTS);
+        assertEquals(0x8080aea1L, Ioctl.KVM_GET_DEBUGREGS);
+        assertEquals(0x4080aea2L, Ioctl.KVM_SET_DEBUGREGS);
+        assertEquals(0x9000aea4L, Ioctl.KVM_GET_XSAVE);
+        assertEquals(0x5000aea5L, Ioctl.KVM_SET_XSAVE);
+        assertEquals(0x9000aecfL, Ioctl.KVM_GET_XSAVE2);
+        assertEquals(0x8188aea6L, Ioctl.KVM_GET_XCRS);
+        assertEquals(0x4188aea7L, Ioctl.KVM_SET_XCRS);
     }
 
     @Test

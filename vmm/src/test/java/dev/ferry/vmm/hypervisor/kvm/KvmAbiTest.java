@@ -6,17 +6,24 @@ import org.junit.jupiter.api.Test;
 
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid2;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid_entry2;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_debugregs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_dirty_log;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_dtable;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_irq_level;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_lapic_state;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_mp_state;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msr_entry;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msr_list;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msrs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_pit_config;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_regs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_segment;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_sregs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_userspace_memory_region;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_vcpu_events;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xcr;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xcrs;
+import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xsave;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -41,6 +48,79 @@ class KvmAbiTest {
         assertEquals(16, size(new kvm_dirty_log()));
         assertEquals(8, size(new kvm_irq_level()));
         assertEquals(64, size(new kvm_pit_config()));
+    }
+
+    @Test
+    void vcpuStateStructureSizesMatchC() {
+        assertEquals(4, size(new kvm_msr_list()));
+        assertEquals(1024, size(new kvm_lapic_state()));
+        assertEquals(64, size(new kvm_vcpu_events()));
+        assertEquals(128, size(new kvm_debugregs()));
+        assertEquals(4096, size(new kvm_xsave()));
+        assertEquals(16, size(new kvm_xcr()));
+        assertEquals(392, size(new kvm_xcrs()));
+    }
+
+    @Test
+    void vcpuEventsFieldOffsets() {
+        // offsetof: interrupt 8, nmi 12, sipi_vector 16, flags 20, smi 24, triple_fault 28,
+        // reserved 29, exception_has_payload 55, exception_payload 56.
+        kvm_vcpu_events events = new kvm_vcpu_events();
+        events.exception.nr = 14;
+        events.exception.error_code = 0x55;
+        events.interrupt.nr = 0x20;
+        events.nmi.pending = 1;
+        events.sipi_vector = 0x9a;
+        events.flags = kvm_vcpu_events.KVM_VCPUEVENT_VALID_SHADOW;
+        events.smi.latched_init = 1;
+        events.triple_fault.pending = 1;
+        events.exception_has_payload = 1;
+        events.exception_payload = 0x1234_5678_9abcL;
+        events.write();
+        Pointer p = events.getPointer();
+        assertEquals(14, p.getByte(1));
+        assertEquals(0x55, p.getInt(4));
+        assertEquals(0x20, p.getByte(9));
+        assertEquals(1, p.getByte(13));
+        assertEquals(0x9a, p.getInt(16));
+        assertEquals(4, p.getInt(20));
+        assertEquals(1, p.getByte(27));
+        assertEquals(1, p.getByte(28));
+        assertEquals(1, p.getByte(55));
+        assertEquals(0x1234_5678_9abcL, p.getLong(56));
+        assertEquals(0x01, kvm_vcpu_events.KVM_VCPUEVENT_VALID_NMI_PENDING);
+        assertEquals(0x02, kvm_vcpu_events.KVM_VCPUEVENT_VALID_SIPI_VECTOR);
+        assertEquals(0x08, kvm_vcpu_events.KVM_VCPUEVENT_VALID_SMM);
+        assertEquals(0x10, kvm_vcpu_events.KVM_VCPUEVENT_VALID_PAYLOAD);
+        assertEquals(0x20, kvm_vcpu_events.KVM_VCPUEVENT_VALID_TRIPLE_FAULT);
+    }
+
+    @Test
+    void debugRegsAndXcrsFieldOffsets() {
+        // kvm_debugregs: db 0, dr6 32, dr7 40, flags 48; kvm_xcrs: nr_xcrs 0, flags 4, xcrs 8
+        // (kvm_xcr: xcr 0, value 8), padding 264.
+        kvm_debugregs debug = new kvm_debugregs();
+        debug.db[3] = 0x3333;
+        debug.dr6 = 0xffff0ff0L;
+        debug.dr7 = 0x400;
+        debug.flags = 7;
+        debug.write();
+        assertEquals(0x3333, debug.getPointer().getLong(24));
+        assertEquals(0xffff0ff0L, debug.getPointer().getLong(32));
+        assertEquals(0x400, debug.getPointer().getLong(40));
+        assertEquals(7, debug.getPointer().getLong(48));
+
+        kvm_xcrs xcrs = new kvm_xcrs();
+        xcrs.nr_xcrs = 2;
+        xcrs.xcrs[1].xcr = 1;
+        xcrs.xcrs[1].value = 0xe7;
+        xcrs.padding[0] = -1;
+        xcrs.write();
+        assertEquals(2, xcrs.getPointer().getInt(0));
+        assertEquals(1, xcrs.getPointer().getInt(8 + 16));
+        assertEquals(0xe7, xcrs.getPointer().getLong(8 + 16 + 8));
+        assertEquals(-1, xcrs.getPointer().getLong(264));
+        assertEquals(16, kvm_xcrs.KVM_MAX_XCRS);
     }
 
     @Test
@@ -203,6 +283,11 @@ class KvmAbiTest {
         assertEquals(37, KvmCapability.KVM_CAP_SET_IDENTITY_MAP_ADDR);
         assertEquals(136, KvmCapability.KVM_CAP_IMMEDIATE_EXIT);
         assertEquals(201, KvmCapability.KVM_CAP_EXIT_HYPERCALL);
+        assertEquals(41, KvmCapability.KVM_CAP_VCPU_EVENTS);
+        assertEquals(50, KvmCapability.KVM_CAP_DEBUGREGS);
+        assertEquals(55, KvmCapability.KVM_CAP_XSAVE);
+        assertEquals(56, KvmCapability.KVM_CAP_XCRS);
+        assertEquals(208, KvmCapability.KVM_CAP_XSAVE2);
         assertEquals("KVM_CAP_PIT2", KvmCapability.name(33));
         assertEquals("KVM capability 9999", KvmCapability.name(9999));
     }
