@@ -234,6 +234,14 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         rebootVm(false, reason, wasRunning);
     }
 
+    /**
+     * The KVM VM of the current boot, for migration (dirty logging). Only from the control
+     * thread: a reset replaces it.
+     */
+    public VirtualMachine vmOnControlThread() {
+        return vm;
+    }
+
     /** The vCPUs' host thread ids, in vCPU order (0 while a thread has not started). */
     public int[] vcpuThreadIds() {
         return vcpuTids.clone();
