@@ -29,7 +29,6 @@ finally block, and a pgrep check at the end confirms that none is left. See benc
 """
 
 import argparse
-import ctypes
 import hashlib
 import json
 import math
@@ -49,100 +48,14 @@ import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-LAUNCHER = ROOT / "ferry"
-TARGET = ROOT / "vmm" / "target"
-JAR = TARGET / "ferry.jar"
-JSA = TARGET / "ferry.jsa"
-ELF = ROOT / "firmware-stub" / "target" / "classes" / "firmware" / "ferry-stub.elf"
-EMBEDDED_ELF = "firmware/ferry-stub.elf"
-QEMU = "qemu-system-x86_64"
-
-# Every process this script started: pid -> Popen. Used by stop() and the final leftover check.
-STARTED = {}
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg=""):
-    print(msg, file=sys.stderr, flush=True)
+from benchlib import (BenchError, ELF, EMBEDDED_ELF, JAR, JSA, QEMU, STARTED, TARGET, foreign_vmms,
+                      jar_stamp, launcher_java_command, log, make_snapshot, session_pids, spawn,
+                      stop)
 
 
 # ------------------------------------------------------------------------------------------
 # The launcher's JVM command line (read from ./ferry, so the flags cannot drift apart)
 # ------------------------------------------------------------------------------------------
-
-def launcher_lines():
-    text = LAUNCHER.read_text().replace("\\\n", " ")
-    return [ln.strip() for ln in text.splitlines() if not ln.strip().startswith("#")]
-
-
-def launcher_java_command(vmm_args, target_dir=None):
-    """(run_argv, training_argv): the argv ./ferry execs and its CDS training run.
-
-    Expands the launcher's simple assignments (jar=, jsa=, cds=) and its final
-    `exec "$java" ...` line the way sh would when the jar is built and ferry.jsa is present.
-    An unknown variable is an error, so a changed launcher is noticed. target_dir replaces
-    vmm/target (private snapshot).
-    """
-    java_home = os.environ.get("JAVA_HOME")
-    values = {
-        "root": str(ROOT),
-        "java": (java_home + "/bin/java") if java_home else "java",
-        "FERRY_JAVA_OPTS": os.environ.get("FERRY_JAVA_OPTS", ""),
-    }
-    fixed = {"root", "java", "changed"}
-    if target_dir is not None:
-        values["target"] = str(target_dir)
-        fixed.add("target")
-
-    def expand(word):
-        def sub(m):
-            name = m.group(1) or m.group(2)
-            if name not in values:
-                raise BenchError(f"launcher {LAUNCHER} uses ${name}, which bench/qmp_latency.py does not"
-                                 " know; update launcher_java_command()")
-            return values[name]
-        word = re.sub(r"\$\{(\w+):-\}", lambda m: values.get(m.group(1), ""), word)
-        return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, word)
-
-    exec_line = training_line = None
-    for line in launcher_lines():
-        m = re.fullmatch(r'(\w+)=(".*"|[^\s"$`()]*)', line)
-        if m and m.group(1) not in fixed:
-            value = m.group(2)
-            if value.startswith('"'):
-                value = value[1:-1]
-            if "$(" in value or "`" in value:
-                continue
-            values[m.group(1)] = expand(value)      # cds="" first, then cds="...$jsa...": last wins
-        if line.startswith("exec ") and "$java" in line:
-            exec_line = line
-        if line.startswith('"$java"') and "ArchiveClassesAtExit" in line:
-            training_line = line
-    if exec_line is None:
-        raise BenchError(f"no 'exec \"$java\" ...' line in {LAUNCHER}")
-
-    def words(line):
-        argv = []
-        for tok in shlex.split(line, posix=False):
-            if tok.startswith((">", "2>", "||", "&&", ";")):
-                break
-            if tok == '"$@"':
-                argv.extend(vmm_args)
-            elif tok.startswith('"') and tok.endswith('"'):
-                argv.append(expand(tok[1:-1]))
-            else:
-                argv.extend(expand(tok.replace('"', "")).split())
-        return argv
-    return words(exec_line[len("exec "):]), (words(training_line) if training_line else None)
-
-
-def jar_stamp(target_dir):
-    files = [target_dir / "ferry.jar", target_dir / "ferry.jsa", *sorted((target_dir / "lib").glob("*.jar"))]
-    return [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
 
 
 def embedded_elf_sha(target_dir):
@@ -156,54 +69,6 @@ def embedded_elf_sha(target_dir):
 # ------------------------------------------------------------------------------------------
 # Processes
 # ------------------------------------------------------------------------------------------
-
-_libc = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent():
-    """preexec_fn: the child gets SIGKILL if this script dies, even by SIGKILL."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def spawn(argv, stdout, stderr):
-    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                            start_new_session=True, preexec_fn=_die_with_parent)
-    STARTED[proc.pid] = proc
-    return proc
-
-
-def session_pids(sid):
-    r = subprocess.run(["pgrep", "-s", str(sid)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return [int(p) for p in r.stdout.split()]
-
-
-def stop(proc, term_timeout=5.0):
-    """SIGTERM, then SIGKILL after term_timeout; always reaps. Ctrl-C is held off meanwhile."""
-    if proc is None:
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        if proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout=term_timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-        for pid in session_pids(proc.pid):     # grandchildren in its session, if any
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def leftover_check(tmp):
@@ -227,22 +92,6 @@ def leftover_check(tmp):
             if tmp and tmp in cmd:
                 left.add(pid)
     return sorted(left)
-
-
-def foreign_vmms():
-    """Other VMM/JVM processes on the machine (not ours): they compete for the two cores."""
-    mine = set(STARTED) | {os.getpid()}
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit() or int(d.name) in mine:
-            continue
-        try:
-            comm = (d / "comm").read_text().strip()
-        except OSError:
-            continue
-        if comm.startswith("qemu-system") or comm in ("java", "firecracker", "cloud-hyperviso"):
-            found.append(int(d.name))
-    return found
 
 
 def cpu_busy(seconds=1.0):
@@ -776,42 +625,6 @@ def measure(kind, opts, run_no):
 # Set-up: build check, CDS archive, firmware identity
 # ------------------------------------------------------------------------------------------
 
-def make_snapshot(tmp, timeout):
-    """ferry.jar and lib/ copied into tmp with a fresh AppCDS archive, trained by the launcher's
-    own training command: what ./ferry would run, immune to rebuilds during the run."""
-    snap = Path(tmp) / "target"
-    for _ in range(5):
-        shutil.rmtree(snap, ignore_errors=True)
-        (snap / "lib").mkdir(parents=True)
-        before = jar_stamp(TARGET)
-        shutil.copy2(JAR, snap / "ferry.jar")
-        for f in (TARGET / "lib").glob("*.jar"):
-            shutil.copy2(f, snap / "lib" / f.name)
-        if jar_stamp(TARGET) == before:
-            break
-        time.sleep(2)
-    else:
-        raise BenchError("vmm/target keeps changing (a build is running?); cannot snapshot it")
-    for jar in [snap / "ferry.jar", *(snap / "lib").glob("*.jar")]:
-        with zipfile.ZipFile(jar) as z:
-            if z.testzip() is not None:
-                raise BenchError(f"snapshot of {jar.name} is corrupt")
-    _, training = launcher_java_command([], snap)
-    if not training:
-        raise BenchError(f"no CDS training command (-XX:ArchiveClassesAtExit) in {LAUNCHER}")
-    log(f"qmp_latency: private snapshot {snap}; training its CDS archive: {shlex.join(training)}")
-    proc = None
-    try:
-        proc = spawn(training, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        proc.wait(timeout=max(timeout, 60))
-    except subprocess.TimeoutExpired:
-        raise BenchError("the CDS training run timed out")
-    finally:
-        stop(proc)
-    if not (snap / "ferry.jsa").exists():
-        raise BenchError("the CDS training run made no archive")
-    return snap
-
 
 def cds_usable(argv, timeout):
     """Runs `java <flags> -Xshare:on -jar ferry.jar -version`: fails if the archive is unusable."""
@@ -854,7 +667,7 @@ def prepare(opts):
             reason = f"the JVM refuses vmm/target/ferry.jsa with -Xshare:on ({why})"
     if reason:
         log(f"qmp_latency: {reason}; using a private snapshot of vmm/target")
-        target = make_snapshot(opts.tmp, opts.timeout)
+        target = make_snapshot(opts.tmp, opts.timeout, "qmp_latency")
         argv, _ = launcher_java_command(vmm_args, target)
         ok, why = cds_usable(argv, opts.timeout)
         if not ok:

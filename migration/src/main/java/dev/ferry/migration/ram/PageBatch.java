@@ -23,18 +23,39 @@ public final class PageBatch {
     /** Pages per batch: 16 MiB record cap / 4 KiB, less the table. */
     public static final int MAX_PAGES = 4000;
 
-    private final List<Long> addresses = new ArrayList<>();
+    // Primitive arrays: a batch is filled page by page on the migration's hot path.
+    private final long[] addresses;
+    private final boolean[] zero;
     private final List<ByteBuffer> fullPages = new ArrayList<>();
-    private final List<Boolean> zero = new ArrayList<>();
+    private int size;
+
+    public PageBatch() {
+        this(MAX_PAGES);
+    }
+
+    /** A batch of at most {@code capacity} pages (at most {@link #MAX_PAGES}). */
+    public PageBatch(int capacity) {
+        if (capacity < 1 || capacity > MAX_PAGES) {
+            throw new IllegalArgumentException("batch capacity " + capacity + " outside 1.." + MAX_PAGES);
+        }
+        addresses = new long[capacity];
+        zero = new boolean[capacity];
+    }
+
+    /** Empties the batch for reuse, once what {@link #encode()} returned has been written. */
+    public void clear() {
+        size = 0;
+        fullPages.clear();
+    }
 
     /** Adds a page: {@code page} (4096 bytes from its position) is sent as zero marker if it is all zero. */
     public boolean add(long gpa, ByteBuffer page) {
-        if (addresses.size() >= MAX_PAGES) {
+        if (size >= addresses.length) {
             return false;
         }
-        addresses.add(gpa);
         boolean isZero = ZeroPages.isZero(page);
-        zero.add(isZero);
+        addresses[size] = gpa;
+        zero[size++] = isZero;
         if (!isZero) {
             ByteBuffer p = page.duplicate();
             p.limit(p.position() + ZeroPages.PAGE_SIZE);
@@ -44,19 +65,19 @@ public final class PageBatch {
     }
 
     public int size() {
-        return addresses.size();
+        return size;
     }
 
     public int zeroPages() {
-        return addresses.size() - fullPages.size();
+        return size - fullPages.size();
     }
 
     /** The buffers of the payload, in order: the table, then each full page (views, not copies). */
     public ByteBuffer[] encode() {
-        ByteBuffer table = ByteBuffer.allocate(4 + ENTRY_SIZE * addresses.size());
-        table.putInt(addresses.size());
-        for (int i = 0; i < addresses.size(); i++) {
-            table.putLong(addresses.get(i)).put((byte) (zero.get(i) ? KIND_ZERO : KIND_FULL));
+        ByteBuffer table = ByteBuffer.allocate(4 + ENTRY_SIZE * size);
+        table.putInt(size);
+        for (int i = 0; i < size; i++) {
+            table.putLong(addresses[i]).put((byte) (zero[i] ? KIND_ZERO : KIND_FULL));
         }
         table.flip();
         ByteBuffer[] out = new ByteBuffer[1 + fullPages.size()];

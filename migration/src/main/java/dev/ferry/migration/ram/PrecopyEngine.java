@@ -172,7 +172,7 @@ public final class PrecopyEngine {
     }
 
     private void sendPages(long[] bits) throws IOException, InterruptedException {
-        PageBatch batch = new PageBatch();
+        PageBatch batch = new PageBatch(BATCH_PAGES);
         for (int w = 0; w < bits.length; w++) {
             long word = bits[w];
             while (word != 0) {
@@ -185,7 +185,7 @@ public final class PrecopyEngine {
                 batch.add(ram.address(index), ram.page(index));
                 if (batch.size() >= BATCH_PAGES) {
                     flush(batch);
-                    batch = new PageBatch();
+                    batch.clear();     // the sink has written the pages: the batch can be reused
                 }
             }
         }

@@ -32,7 +32,6 @@ public final class CommandLine {
     private String append = "";
     private final List<MachineConfig.FwCfgFile> fwCfg = new ArrayList<>();
     private SerialConfig serial;
-    private boolean nographic;
     private String name;
     private Path pidfile;
     private boolean noReboot;
@@ -84,10 +83,11 @@ public final class CommandLine {
             case "h", "help" -> {
                 return new CliRequest.ShowHelp();
             }
-            case "nographic" -> nographic = true;
             case "no-reboot" -> noReboot = true;
             case "S" -> startPaused = true;
-            case "enable-kvm", "nodefaults" -> { /* KVM is the only accelerator; no default devices to drop */ }
+            // -nographic: the serial port on stdio is already the default; KVM is the only
+            // accelerator; there are no default devices to drop.
+            case "nographic", "enable-kvm", "nodefaults" -> { }
             default -> throw new IllegalStateException(opt);
         }
         return null;
@@ -230,10 +230,5 @@ public final class CommandLine {
         if (!OptionValue.split(value).get(0).equals("none")) {
             throw new CliException("-display " + value + ": only 'none' is supported (Ferry has no display)");
         }
-    }
-
-    /** -nographic without -serial means the serial port is on stdio, which is already the default. */
-    boolean nographic() {
-        return nographic;
     }
 }

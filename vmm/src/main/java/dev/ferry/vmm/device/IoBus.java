@@ -19,6 +19,8 @@ public final class IoBus {
         }
     }
 
+    static final int MAX_REPORTED = 256;
+
     private final String kind;
     private final TreeMap<Long, Mapping> byBase = new TreeMap<>();
     private final Map<Long, Boolean> reportedUnknown = new ConcurrentHashMap<>();
@@ -83,8 +85,23 @@ public final class IoBus {
         }
     }
 
+    /**
+     * Whether to report an access to an unassigned address: once per address, and for at most
+     * {@link #MAX_REPORTED} addresses, so a guest scanning the address space cannot grow this
+     * map (or the log) without bound.
+     */
+    private boolean firstReport(long address) {
+        if (reportedUnknown.size() >= MAX_REPORTED) {
+            if (reportedUnknown.putIfAbsent(-1L, Boolean.TRUE) == null) {
+                log.accept("further accesses to unassigned " + kind + " addresses are not reported");
+            }
+            return false;
+        }
+        return reportedUnknown.putIfAbsent(address, Boolean.TRUE) == null;
+    }
+
     private long unknownRead(long address, int size) {
-        if (reportedUnknown.putIfAbsent(address, Boolean.TRUE) == null) {
+        if (firstReport(address)) {
             log.accept(String.format("guest read %d byte(s) from unassigned %s 0x%x (returning all ones)",
                     size, kind, address));
         }
@@ -92,7 +109,7 @@ public final class IoBus {
     }
 
     private void unknownWrite(long address, int size, long value) {
-        if (reportedUnknown.putIfAbsent(address, Boolean.TRUE) == null) {
+        if (firstReport(address)) {
             log.accept(String.format("guest wrote 0x%x (%d byte(s)) to unassigned %s 0x%x (ignored)",
                     value & mask(size), size, kind, address));
         }

@@ -323,13 +323,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         if (c == null) {
             return;
         }
-        try {
-            if (!c.stopAll(() -> vcpus.forEach(Vcpu::requestExit), VCPU_STOP_TIMEOUT_MS)) {
-                Log.error("vCPUs did not stop within " + VCPU_STOP_TIMEOUT_MS + " ms");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        stopVcpus();
         c.terminate();
         vcpus.forEach(Vcpu::close);
         vm.close();

@@ -18,12 +18,16 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
     private final Memfd memfd;
     private final HostMapping mapping;
     private final Pointer base;
+    private static final int CHUNK_SHIFT = 30;
+    private static final long CHUNK_SIZE = 1L << CHUNK_SHIFT;
+    private final ByteBuffer[] chunks;
 
     private GuestRam(MemoryLayout layout, Memfd memfd, HostMapping mapping) {
         this.layout = layout;
         this.memfd = memfd;
         this.mapping = mapping;
         this.base = new Pointer(mapping.address());
+        this.chunks = new ByteBuffer[(int) ((mapping.size() + CHUNK_SIZE - 1) >>> CHUNK_SHIFT)];
     }
 
     /** Creates zero-filled RAM for {@code layout}; pages are allocated on first touch. */
@@ -91,9 +95,26 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
         base.setInt(offsetOf(gpa, 4), value);
     }
 
+    /**
+     * Views are slices of a few cached 1 GiB buffers over the mapping: creating a direct buffer
+     * is a JNI call, too slow for migration, which asks for a view of every page it sends.
+     */
     @Override
     public ByteBuffer view(long gpa, int length) {
-        return base.getByteBuffer(offsetOf(gpa, length), length).order(ByteOrder.LITTLE_ENDIAN);
+        long offset = offsetOf(gpa, length);
+        int chunk = (int) (offset >>> CHUNK_SHIFT);
+        int within = (int) (offset & (CHUNK_SIZE - 1));
+        if (within + (long) length > CHUNK_SIZE) {
+            // Straddles two chunks (never for a page: chunks are page-aligned).
+            return base.getByteBuffer(offset, length).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        ByteBuffer c = chunks[chunk];
+        if (c == null) {
+            long size = Math.min(CHUNK_SIZE, mapping.size() - ((long) chunk << CHUNK_SHIFT));
+            c = mapping.buffer((long) chunk << CHUNK_SHIFT, (int) size);
+            chunks[chunk] = c;     // a benign race: any thread's buffer views the same memory
+        }
+        return c.slice(within, length).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     @Override

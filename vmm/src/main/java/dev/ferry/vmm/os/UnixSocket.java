@@ -256,6 +256,64 @@ public final class UnixSocket implements AutoCloseable {
         return new Received((int) n, fds);
     }
 
+    /**
+     * A blocking stream over {@link #receive} for one reader thread; closing it releases the
+     * socket (the reader is then the socket's last user). Descriptors received are closed: a
+     * plain stream has no use for them.
+     */
+    public java.io.InputStream inputStream() {
+        Memory buf = new Memory(65536);
+        return new java.io.InputStream() {
+            @Override
+            public int read() throws java.io.IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) {
+                Received r = receive(buf, Math.min(len, (int) buf.size()));
+                r.fds().forEach(LibC::close);
+                if (r.length() == 0) {
+                    return -1;
+                }
+                buf.read(0, b, off, r.length());
+                return r.length();
+            }
+
+            @Override
+            public void close() {
+                UnixSocket.this.close();
+            }
+        };
+    }
+
+    /** A stream over {@link #sendAll}; an error once the peer is gone. */
+    public java.io.OutputStream outputStream() {
+        return new java.io.OutputStream() {
+            private Memory buf = new Memory(4096);
+
+            @Override
+            public void write(int b) throws java.io.IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public synchronized void write(byte[] b, int off, int len) throws java.io.IOException {
+                if (len == 0) {
+                    return;
+                }
+                if (buf.size() < len) {
+                    buf = new Memory(len);
+                }
+                buf.write(0, b, off, len);
+                if (!sendAll(buf, len)) {
+                    throw new java.io.IOException("the peer closed the connection");
+                }
+            }
+        };
+    }
+
     /** Writes all of {@code buffer[0, length)}; false if the peer is gone. */
     public boolean sendAll(Memory buffer, long length) {
         long done = 0;

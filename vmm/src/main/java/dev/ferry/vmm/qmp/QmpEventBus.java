@@ -25,8 +25,9 @@ public final class QmpEventBus {
     public void emit(String name, ObjectNode data) {
         long micros = currentMicros();
         ObjectNode event = QmpMessages.event(name, data, micros);
+        // One node for all connections: the encoder only reads it.
         for (QmpSession s : sessions) {
-            s.event(event.deepCopy());
+            s.event(event);
         }
     }
 

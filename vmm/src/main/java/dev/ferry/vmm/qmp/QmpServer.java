@@ -2,6 +2,7 @@ package dev.ferry.vmm.qmp;
 
 import dev.ferry.vmm.Log;
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.os.LibC;
 import dev.ferry.vmm.os.UnixSocket;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -46,7 +47,7 @@ public final class QmpServer implements AutoCloseable {
     private final QmpServerInfo info;
     private final QmpCommands commands;
     private final QmpEventBus events = new QmpEventBus();
-    private final QmpFdSets fdSets = new QmpFdSets(UnixMonitorBridge::closeFd);
+    private final QmpFdSets fdSets = new QmpFdSets(LibC::close);
     private final EventLoopGroup loop = new NioEventLoopGroup(1, new DefaultThreadFactory("qmp-io", true));
     private final List<AutoCloseable> listeners = new CopyOnWriteArrayList<>();
     private final Set<Channel> channels = ConcurrentHashMap.newKeySet();
@@ -128,7 +129,7 @@ public final class QmpServer implements AutoCloseable {
                             ch.close();
                             return;
                         }
-                        installPipeline(ch, new QmpFdStore(UnixMonitorBridge::closeFd));
+                        installPipeline(ch, new QmpFdStore(LibC::close));
                     }
                 })
                 .bind(new InetSocketAddress(host, tcp.port())).sync().channel();
@@ -180,7 +181,7 @@ public final class QmpServer implements AutoCloseable {
     }
 
     private void connectUnix(UnixSocket client, LocalAddress hub) {
-        QmpFdStore fds = new QmpFdStore(UnixMonitorBridge::closeFd);
+        QmpFdStore fds = new QmpFdStore(LibC::close);
         LocalAddress self = new LocalAddress("qmp-unix-" + connectionIds.incrementAndGet());
         UnixMonitorBridge[] holder = new UnixMonitorBridge[1];
         UnixMonitorBridge bridge = new UnixMonitorBridge(client, fds, () -> bridges.remove(holder[0]));

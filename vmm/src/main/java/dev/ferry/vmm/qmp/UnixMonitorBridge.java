@@ -2,7 +2,6 @@ package dev.ferry.vmm.qmp;
 
 import com.sun.jna.Memory;
 import dev.ferry.vmm.Log;
-import dev.ferry.vmm.os.LibC;
 import dev.ferry.vmm.os.NativeException;
 import dev.ferry.vmm.os.UnixSocket;
 import io.netty.buffer.ByteBuf;
@@ -175,9 +174,5 @@ final class UnixMonitorBridge {
             l.close();
         }
         onClose.run();
-    }
-
-    static void closeFd(int fd) {
-        LibC.close(fd);
     }
 }

@@ -3,7 +3,6 @@ package dev.ferry.vmm.qmpclient;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.jna.Memory;
 import dev.ferry.vmm.os.UnixSocket;
 
 import java.io.ByteArrayOutputStream;
@@ -69,50 +68,7 @@ public final class QmpClient implements AutoCloseable {
             throw new IOException(e.getMessage(), e);
         }
         // Closing only shuts the socket down; the reader thread, its last user, releases it.
-        return new QmpClient(u::shutdown, unixInput(u, u::close), unixOutput(u));
-    }
-
-    private static InputStream unixInput(UnixSocket u, Runnable release) {
-        Memory buf = new Memory(65536);
-        return new InputStream() {
-            @Override
-            public void close() {
-                release.run();
-            }
-
-            @Override
-            public int read() {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) {
-                UnixSocket.Received r = u.receive(buf, Math.min(len, 65536));
-                if (r.length() == 0) {
-                    return -1;
-                }
-                buf.read(0, b, off, r.length());
-                return r.length();
-            }
-        };
-    }
-
-    private static OutputStream unixOutput(UnixSocket u) {
-        return new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                Memory m = new Memory(Math.max(1, len));
-                m.write(0, b, off, len);
-                if (!u.sendAll(m, len)) {
-                    throw new IOException("the QMP server closed the connection");
-                }
-            }
-        };
+        return new QmpClient(u::shutdown, u.inputStream(), u.outputStream());
     }
 
     private void readLoop(InputStream in) {

@@ -86,4 +86,14 @@ class IoBusTest {
         bus.register(0x512, 1, "next", new Recorder());
         assertEquals("next", bus.deviceAt(0x512));
     }
+
+    @Test
+    void aGuestScanningTheAddressSpaceGetsABoundedLog() {
+        ByteBuffer in = ByteBuffer.allocate(4);
+        for (long a = 0; a < 10_000; a++) {
+            bus.read(0x1_0000 + a * 4, 4, 1, in);
+        }
+        assertEquals(IoBus.MAX_REPORTED + 1, log.size());
+        assertEquals("further accesses to unassigned port addresses are not reported", log.get(log.size() - 1));
+    }
 }

@@ -2,7 +2,6 @@ package dev.ferry.vmm.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.jna.Memory;
 import dev.ferry.vmm.os.UnixSocket;
 
 import java.io.ByteArrayOutputStream;
@@ -31,32 +30,15 @@ public final class QmpTestClient implements AutoCloseable {
 
     private final UnixSocket unix;
     private final Socket tcp;
-    private final OutputStream tcpOut;
+    private final OutputStream out;
     private final BlockingQueue<String> lines = new ArrayBlockingQueue<>(100_000);
     private final List<JsonNode> events = new ArrayList<>();
 
     private QmpTestClient(UnixSocket unix, Socket tcp) throws IOException {
         this.unix = unix;
         this.tcp = tcp;
-        this.tcpOut = tcp == null ? null : tcp.getOutputStream();
-        InputStream in = tcp != null ? tcp.getInputStream() : new InputStream() {
-            private final Memory buf = new Memory(65536);
-
-            @Override
-            public int read() {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) {
-                UnixSocket.Received r = unix.receive(buf, Math.min(len, 65536));
-                if (r.length() == 0) {
-                    return -1;
-                }
-                buf.read(0, b, off, r.length());
-                return r.length();
-            }
-        };
+        this.out = tcp == null ? unix.outputStream() : tcp.getOutputStream();
+        InputStream in = tcp != null ? tcp.getInputStream() : unix.inputStream();
         Thread reader = new Thread(() -> readLines(in), "qmp-test-client");
         reader.setDaemon(true);
         reader.start();
@@ -135,23 +117,17 @@ public final class QmpTestClient implements AutoCloseable {
         } catch (IOException | RuntimeException | InterruptedException e) {
             // connection closed
         }
-        if (unix != null) {
-            unix.close();     // the reader is the socket's last user
+        try {
+            in.close();       // the reader is the socket's last user
+        } catch (IOException e) {
+            // nothing more to release
         }
         lines.add("<closed>");
     }
 
     public void sendRaw(byte[] bytes) throws IOException {
-        if (unix != null) {
-            Memory m = new Memory(bytes.length);
-            m.write(0, bytes, 0, bytes.length);
-            if (!unix.sendAll(m, bytes.length)) {
-                throw new IOException("send failed");
-            }
-        } else {
-            tcpOut.write(bytes);
-            tcpOut.flush();
-        }
+        out.write(bytes);
+        out.flush();
     }
 
     public void send(String text) throws IOException {

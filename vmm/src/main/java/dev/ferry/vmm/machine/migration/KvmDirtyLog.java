@@ -39,18 +39,10 @@ public final class KvmDirtyLog implements DirtyLog {
         for (int slot = 0; slot < ranges.size(); slot++) {
             RamRange r = ranges.get(slot);
             long[] bits = vm.fetchDirtyLog(slot, r.size());
-            long first = r.fileOffset() / MemoryLayout.PAGE_SIZE;
-            if (first % 64 == 0) {
-                System.arraycopy(bits, 0, out, (int) (first / 64), Math.min(bits.length, out.length - (int) (first / 64)));
-            } else {
-                long n = r.size() / MemoryLayout.PAGE_SIZE;
-                for (long i = 0; i < n; i++) {
-                    if ((bits[(int) (i >>> 6)] & (1L << i)) != 0) {
-                        long p = first + i;
-                        out[(int) (p >>> 6)] |= 1L << p;
-                    }
-                }
-            }
+            // Ranges start at 2 MiB multiples of the RAM file (MemoryLayout), so each slot's
+            // bitmap starts on a whole word of the joined one.
+            int firstWord = (int) (r.fileOffset() / MemoryLayout.PAGE_SIZE / 64);
+            System.arraycopy(bits, 0, out, firstWord, Math.min(bits.length, out.length - firstWord));
         }
         return out;
     }
