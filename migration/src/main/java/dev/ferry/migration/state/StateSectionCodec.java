@@ -50,6 +50,22 @@ public final class StateSectionCodec {
      */
     public static StateSection decode(byte[] payload, String expectedName, int supportedVersion)
             throws StateException {
+        return decode(payload, name -> {
+            if (!name.equals(expectedName)) {
+                throw new StateException("expected state section '" + expectedName + "', got '" + name + "'");
+            }
+            return supportedVersion;
+        });
+    }
+
+    /** How a reader knows a section: the newest version it reads, or a StateException if none. */
+    @FunctionalInterface
+    public interface SectionVersions {
+        int supportedVersion(String sectionName) throws StateException;
+    }
+
+    /** Decodes a section whose name the payload says (device records); {@code versions} decides. */
+    public static StateSection decode(byte[] payload, SectionVersions versions) throws StateException {
         JsonNode n;
         try {
             n = JSON.readTree(payload);
@@ -61,9 +77,7 @@ public final class StateSectionCodec {
             throw new StateException("state section is not a JSON object");
         }
         String name = text(n, "section");
-        if (!name.equals(expectedName)) {
-            throw new StateException("expected state section '" + expectedName + "', got '" + name + "'");
-        }
+        int supportedVersion = versions.supportedVersion(name);
         int version = integer(n, "version", name);
         int minimum = integer(n, "minimum_version", name);
         if (minimum < 1 || minimum > version) {

@@ -19,7 +19,13 @@ public enum RecordType {
     /** The page-state (shared/private) bitmap. */
     PAGE_STATE(6, 64 * 1024 * 1024),
     /** Everything has been sent. */
-    END(7, 64);
+    END(7, 64),
+    /** Return path: the target has loaded the whole stream and takes over the guest. */
+    ACK(8, 64),
+    /** Return path: the target refuses the stream; the payload is its reason, UTF-8. */
+    ERROR(9, 4096),
+    /** First record of every channel of a multi-channel (multifd) migration: which one it is. */
+    CHANNEL(10, 64);
 
     private final int code;
     private final int maxPayload;

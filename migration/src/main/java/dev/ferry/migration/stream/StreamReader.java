@@ -21,6 +21,8 @@ public final class StreamReader {
     private final CRC32C crc = new CRC32C();
     private long offset;
     private boolean ended;
+    /** Reused for every payload (grown up to the largest record type's cap, 64 MiB). */
+    private ByteBuffer payloadBuffer = ByteBuffer.allocateDirect(64 * 1024);
 
     public StreamReader(ReadableByteChannel in) {
         this.in = in;
@@ -43,7 +45,10 @@ public final class StreamReader {
         }
     }
 
-    /** The next record; after END, calling again is an error. */
+    /**
+     * The next record; after END, calling again is an error. The payload is valid until the
+     * next call (its buffer is reused).
+     */
     public Record next() throws IOException, StreamException {
         if (ended) {
             throw new StreamException("read past the END record", offset);
@@ -63,7 +68,12 @@ public final class StreamReader {
             throw new StreamException(type + " record claims " + length + " bytes, more than its limit of "
                     + type.maxPayload(), start);
         }
-        ByteBuffer payload = ByteBuffer.allocate((int) length);
+        if (payloadBuffer.capacity() < length) {
+            // Only after the length passed its type's cap.
+            payloadBuffer = ByteBuffer.allocateDirect((int) Math.max(length,
+                    Math.min(2L * payloadBuffer.capacity(), RecordType.PAGE_STATE.maxPayload())));
+        }
+        ByteBuffer payload = payloadBuffer.clear().limit((int) length);
         readFully(payload, type + " record payload");
         payload.flip();
         trailer.clear();

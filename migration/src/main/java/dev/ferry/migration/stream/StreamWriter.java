@@ -2,12 +2,14 @@ package dev.ferry.migration.stream;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.zip.CRC32C;
 
 /**
- * Writes a migration stream to a channel. Payloads may be direct buffers over guest memory:
- * they are written with a gathering write, without copying through the heap.
+ * Writes a migration stream to a channel. Payloads may be direct buffers over guest memory; they
+ * are staged off-heap and written with one gathering write per record, never through the Java
+ * heap.
  */
 public final class StreamWriter {
 
@@ -15,6 +17,8 @@ public final class StreamWriter {
     private final ByteBuffer header = ByteBuffer.allocateDirect(StreamFormat.RECORD_HEADER_SIZE);
     private final ByteBuffer trailer = ByteBuffer.allocateDirect(StreamFormat.RECORD_TRAILER_SIZE);
     private final CRC32C crc = new CRC32C();
+    private final ByteBuffer[] gather = new ByteBuffer[3];
+    private ByteBuffer staging = ByteBuffer.allocateDirect(64 * 1024);
     private long written;
 
     public StreamWriter(WritableByteChannel out) {
@@ -28,7 +32,12 @@ public final class StreamWriter {
         writeFully(h);
     }
 
-    /** Writes one record whose payload is the concatenation of {@code parts} (positions untouched). */
+    /**
+     * Writes one record whose payload is the concatenation of {@code parts} (positions untouched).
+     * The payload is first copied into an off-heap staging buffer: RAM parts are views of memory
+     * a running guest may be writing, and the checksum must cover exactly the bytes that go out.
+     * (A page changed after the copy is in the dirty log and is sent again.)
+     */
     public void writeRecord(RecordType type, int flags, ByteBuffer... parts) throws IOException {
         long length = 0;
         for (ByteBuffer p : parts) {
@@ -37,23 +46,36 @@ public final class StreamWriter {
         if (length > type.maxPayload()) {
             throw new IllegalArgumentException(type + " payload of " + length + " bytes exceeds " + type.maxPayload());
         }
+        if (staging.capacity() < length) {
+            staging = ByteBuffer.allocateDirect((int) Math.max(length, Math.min(2L * staging.capacity(),
+                    RecordType.PAGE_STATE.maxPayload())));
+        }
+        staging.clear();
+        for (ByteBuffer p : parts) {
+            staging.put(p.duplicate());
+        }
+        staging.flip();
         header.clear();
         header.putShort((short) type.code()).putShort((short) flags).putInt((int) length).flip();
         crc.reset();
         crc.update(header.duplicate());
-        for (ByteBuffer p : parts) {
-            crc.update(p.duplicate());
-        }
+        crc.update(staging.duplicate());
         trailer.clear();
         trailer.putInt((int) crc.getValue()).flip();
-        ByteBuffer[] all = new ByteBuffer[parts.length + 2];
-        all[0] = header;
-        for (int i = 0; i < parts.length; i++) {
-            all[i + 1] = parts[i].duplicate();
-        }
-        all[all.length - 1] = trailer;
-        for (ByteBuffer b : all) {
-            writeFully(b);
+        if (out instanceof GatheringByteChannel g) {
+            long left = length + StreamFormat.RECORD_HEADER_SIZE + StreamFormat.RECORD_TRAILER_SIZE;
+            gather[0] = header;
+            gather[1] = staging;
+            gather[2] = trailer;
+            while (left > 0) {
+                long n = g.write(gather);
+                written += n;
+                left -= n;
+            }
+        } else {
+            writeFully(header);
+            writeFully(staging);
+            writeFully(trailer);
         }
     }
 

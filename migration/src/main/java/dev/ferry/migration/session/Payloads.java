@@ -1,0 +1,120 @@
+package dev.ferry.migration.session;
+
+import dev.ferry.migration.state.StateException;
+import dev.ferry.migration.state.StateSection;
+import dev.ferry.migration.state.StateSectionCodec;
+import dev.ferry.migration.stream.StreamException;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The payloads of the VCPU, PAGE_STATE, CHANNEL and ERROR records (docs/migration-stream.md).
+ * Decoders treat their input as hostile: exact lengths, ranges checked.
+ */
+final class Payloads {
+    private Payloads() {}
+
+    /** Section name of a vCPU's state inside a VCPU record. */
+    static final String VCPU_SECTION = "cpu";
+    static final int VCPU_SECTION_VERSION = 1;
+
+    /** VCPU := index u32 | state section (JSON). */
+    static ByteBuffer vcpu(int index, StateSection section) {
+        byte[] json = StateSectionCodec.encode(section);
+        return ByteBuffer.allocate(4 + json.length).putInt(index).put(json).flip();
+    }
+
+    record Vcpu(int index, StateSection section) {}
+
+    static Vcpu vcpu(ByteBuffer payload, long offset) throws StreamException {
+        if (payload.remaining() < 4) {
+            throw new StreamException("VCPU record is shorter than its index", offset);
+        }
+        ByteBuffer p = payload.duplicate();
+        int index = p.getInt();
+        byte[] json = new byte[p.remaining()];
+        p.get(json);
+        try {
+            return new Vcpu(index, StateSectionCodec.decode(json, VCPU_SECTION, VCPU_SECTION_VERSION));
+        } catch (StateException e) {
+            throw new StreamException("VCPU record for vCPU " + index + ": " + e.getMessage(), offset);
+        }
+    }
+
+    /** PAGE_STATE := page count u64 | ceil(count / 64) words u64 (bit i of word i/64: page i shared). */
+    static ByteBuffer pageStates(long pageCount, long[] words) {
+        ByteBuffer b = ByteBuffer.allocate(8 + 8 * words.length).putLong(pageCount);
+        for (long w : words) {
+            b.putLong(w);
+        }
+        return b.flip();
+    }
+
+    static long[] pageStates(ByteBuffer payload, long expectedPages, long offset) throws StreamException {
+        if (payload.remaining() < 8) {
+            throw new StreamException("PAGE_STATE record is shorter than its page count", offset);
+        }
+        ByteBuffer p = payload.duplicate();
+        long pages = p.getLong();
+        if (pages != expectedPages) {
+            throw new StreamException("PAGE_STATE record covers " + pages + " pages; this machine has "
+                    + expectedPages, offset);
+        }
+        long words = (pages + 63) / 64;
+        if (p.remaining() != words * 8) {
+            throw new StreamException("PAGE_STATE record has " + p.remaining() + " bytes of bitmap for "
+                    + pages + " pages", offset);
+        }
+        long[] out = new long[(int) words];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = p.getLong();
+        }
+        return out;
+    }
+
+    /** CHANNEL := session id u64 | index u32 | channel count u32 (the main channel is index 0). */
+    record Channel(long session, int index, int count) {}
+
+    static final int MAX_CHANNELS = 256;
+
+    static ByteBuffer channel(Channel c) {
+        return ByteBuffer.allocate(16).putLong(c.session()).putInt(c.index()).putInt(c.count()).flip();
+    }
+
+    static Channel channel(ByteBuffer payload, long offset) throws StreamException {
+        if (payload.remaining() != 16) {
+            throw new StreamException("CHANNEL record has " + payload.remaining() + " bytes, expected 16", offset);
+        }
+        ByteBuffer p = payload.duplicate();
+        Channel c = new Channel(p.getLong(), p.getInt(), p.getInt());
+        if (c.count() < 1 || c.count() > MAX_CHANNELS || c.index() < 0 || c.index() >= c.count()) {
+            throw new StreamException("CHANNEL record names channel " + c.index() + " of " + c.count(), offset);
+        }
+        return c;
+    }
+
+    /** ERROR := the target's reason, UTF-8. */
+    static ByteBuffer error(String message) {
+        byte[] b = message.getBytes(StandardCharsets.UTF_8);
+        int n = Math.min(b.length, 4000);
+        return ByteBuffer.wrap(b, 0, n).slice();
+    }
+
+    static String error(ByteBuffer payload) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPLACE)
+                    .onUnmappableCharacter(CodingErrorAction.REPLACE).decode(payload.duplicate()).toString();
+        } catch (CharacterCodingException e) {
+            return "(unreadable reason)";
+        }
+    }
+
+    static byte[] bytes(ByteBuffer payload) {
+        byte[] b = new byte[payload.remaining()];
+        payload.duplicate().get(b);
+        return b;
+    }
+}

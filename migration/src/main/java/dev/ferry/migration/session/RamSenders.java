@@ -1,0 +1,130 @@
+package dev.ferry.migration.session;
+
+import dev.ferry.migration.stream.RecordType;
+import dev.ferry.migration.stream.StreamWriter;
+import dev.ferry.migration.transport.MigrationChannel;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The source side of multifd: RAM records spread round-robin over extra channels, one thread
+ * each (staging copy, checksum and send run in parallel). Every channel gets a PASS_END at the
+ * end of each pass so the target can keep passes in order (a page sent twice must arrive in the
+ * order sent), and END when the RAM is done.
+ */
+final class RamSenders {
+
+    /** Batches queued per channel: enough to keep its thread busy, little enough to bound memory. */
+    static final int QUEUE_DEPTH = 4;
+
+    private sealed interface Item permits Ram, PassEnd, End {}
+    private record Ram(ByteBuffer[] parts) implements Item {}
+    private record PassEnd(int pass) implements Item {}
+    private record End() implements Item {}
+
+    private final List<MigrationChannel> channels;
+    private final List<BlockingQueue<Item>> queues = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final AtomicReference<IOException> failure = new AtomicReference<>();
+    private final Runnable abortAll;
+    private int next;
+
+    RamSenders(List<MigrationChannel> channels, Runnable abortAll) {
+        this.channels = List.copyOf(channels);
+        this.abortAll = abortAll;
+    }
+
+    void start(long session) {
+        int count = channels.size() + 1;
+        for (int i = 0; i < channels.size(); i++) {
+            BlockingQueue<Item> q = new ArrayBlockingQueue<>(QUEUE_DEPTH);
+            queues.add(q);
+            MigrationChannel ch = channels.get(i);
+            Payloads.Channel id = new Payloads.Channel(session, i + 1, count);
+            Thread t = new Thread(() -> sendLoop(ch, id, q), "migration-ram-" + (i + 1));
+            t.setDaemon(true);
+            threads.add(t);
+            t.start();
+        }
+    }
+
+    private void sendLoop(MigrationChannel ch, Payloads.Channel id, BlockingQueue<Item> queue) {
+        StreamWriter w = new StreamWriter(ch);
+        try {
+            w.writeHeader();
+            w.writeRecord(RecordType.CHANNEL, 0, Payloads.channel(id));
+            while (true) {
+                Item item = queue.take();
+                if (item instanceof Ram r) {
+                    w.writeRecord(RecordType.RAM, 0, r.parts());
+                } else if (item instanceof PassEnd p) {
+                    w.writeRecord(RecordType.PASS_END, 0, ByteBuffer.allocate(4).putInt(0, p.pass()));
+                } else {
+                    w.writeRecord(RecordType.END, 0);
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            failure.compareAndSet(null, new IOException("multifd channel " + id.index() + ": " + e.getMessage(), e));
+            abortAll.run();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    void send(ByteBuffer[] parts) throws IOException {
+        put(queues.get(next), new Ram(parts));
+        next = (next + 1) % queues.size();
+    }
+
+    void passEnd(int pass) throws IOException {
+        for (BlockingQueue<Item> q : queues) {
+            put(q, new PassEnd(pass));
+        }
+    }
+
+    /** Ends every channel and waits until all of them have sent everything. */
+    void finish() throws IOException, InterruptedException {
+        for (BlockingQueue<Item> q : queues) {
+            put(q, new End());
+        }
+        for (Thread t : threads) {
+            while (t.isAlive()) {
+                t.join(50);
+                throwIfFailed();
+            }
+        }
+        throwIfFailed();
+    }
+
+    /** Stops the threads (after a failure or cancel; the channels are aborted by the caller). */
+    void stop() {
+        threads.forEach(Thread::interrupt);
+    }
+
+    private void put(BlockingQueue<Item> q, Item item) throws IOException {
+        try {
+            while (!q.offer(item, 50, TimeUnit.MILLISECONDS)) {
+                throwIfFailed();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while queueing RAM");
+        }
+        throwIfFailed();
+    }
+
+    private void throwIfFailed() throws IOException {
+        IOException e = failure.get();
+        if (e != null) {
+            throw e;
+        }
+    }
+}

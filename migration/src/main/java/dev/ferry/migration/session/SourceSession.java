@@ -1,0 +1,294 @@
+package dev.ferry.migration.session;
+
+import dev.ferry.migration.config.MachineIdentity;
+import dev.ferry.migration.config.MachineIdentityCodec;
+import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.PrecopyEngine;
+import dev.ferry.migration.ram.RecordSink;
+import dev.ferry.migration.ram.SwitchoverHooks;
+import dev.ferry.migration.stream.Record;
+import dev.ferry.migration.stream.RecordType;
+import dev.ferry.migration.stream.StreamException;
+import dev.ferry.migration.stream.StreamReader;
+import dev.ferry.migration.stream.StreamWriter;
+import dev.ferry.migration.transport.FileMigrationChannel;
+import dev.ferry.migration.transport.MigrationChannel;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The source end of one migration: stream header and CONFIG, the precopy engine's records (RAM
+ * over extra channels with multifd), then the target's answer on the return path. The guest is
+ * handed over only when the target has acknowledged; any failure before that, including a
+ * refusal or no answer, resumes the source guest (the engine does it before END, this class
+ * after).
+ */
+public final class SourceSession {
+
+    public static final Duration DEFAULT_ACK_TIMEOUT = Duration.ofSeconds(60);
+    /** How long a failed send waits for the target's reason to arrive on the return path. */
+    static final long REASON_WAIT_MS = 2_000;
+
+    private final MigrationChannel main;
+    private final StreamWriter writer;
+    private final MachineIdentity identity;
+    private final Duration ackTimeout;
+    private final RamSenders ramSenders;
+    private final List<MigrationChannel> all = new ArrayList<>();
+    /** The target's answer: null for ACK, its reason for ERROR; exceptional if none came. */
+    private final CompletableFuture<String> answer = new CompletableFuture<>();
+    private volatile PrecopyEngine engine;
+    private volatile boolean cancelled;
+    private volatile boolean endSent;
+
+    /**
+     * @param ramChannels extra channels for RAM (multifd), empty for a single-channel stream
+     */
+    public SourceSession(MigrationChannel main, List<MigrationChannel> ramChannels, MachineIdentity identity,
+                         Duration ackTimeout) {
+        if (!ramChannels.isEmpty() && main instanceof FileMigrationChannel) {
+            throw new IllegalArgumentException("multifd needs socket channels");
+        }
+        this.main = main;
+        this.writer = new StreamWriter(main);
+        this.identity = identity;
+        this.ackTimeout = ackTimeout;
+        all.add(main);
+        all.addAll(ramChannels);
+        this.ramSenders = ramChannels.isEmpty() ? null : new RamSenders(ramChannels, this::abortChannels);
+    }
+
+    /** Where the engine writes: RAM to the multifd channels if any, everything else to the main channel. */
+    public RecordSink sink() {
+        return (type, parts) -> {
+            if (type == RecordType.RAM && ramSenders != null) {
+                ramSenders.send(parts);
+            } else {
+                writer.writeRecord(type, 0, parts);
+                if (type == RecordType.END) {
+                    endSent = true;
+                }
+            }
+        };
+    }
+
+    /** Bytes written on all channels' behalf by the main writer (RAM bytes are in the engine's stats). */
+    public long mainChannelBytes() {
+        return writer.bytesWritten();
+    }
+
+    /**
+     * migrate_cancel: stops the engine and unblocks the channels. Once END has gone the target
+     * may already be taking over, so the answer is awaited instead (a target that never answers
+     * still times out and the source resumes).
+     */
+    public void cancel() {
+        if (endSent) {
+            return;
+        }
+        cancelled = true;
+        PrecopyEngine e = engine;
+        if (e != null) {
+            e.cancel();
+        }
+        abortChannels();
+    }
+
+    /**
+     * Runs the migration. Returns the final statistics once the target has acknowledged; the
+     * source guest is then stopped for good. Throws with the reason otherwise, the guest resumed.
+     */
+    public MigrationStats run(PrecopyEngine precopy, SwitchoverHooks hooks) throws MigrationException {
+        this.engine = precopy;
+        try {
+            try {
+                writer.writeHeader();
+                if (ramSenders != null) {
+                    long session = new SecureRandom().nextLong();
+                    writer.writeRecord(RecordType.CHANNEL, 0, Payloads.channel(new Payloads.Channel(session, 0,
+                            all.size())));
+                    ramSenders.start(session);
+                }
+                writer.writeRecord(RecordType.CONFIG, 0, ByteBuffer.wrap(MachineIdentityCodec.encode(identity)));
+                if (!(main instanceof FileMigrationChannel)) {
+                    startReturnPath();
+                }
+            } catch (IOException e) {
+                throw explain(e);
+            }
+            MigrationStats stats;
+            try {
+                stats = precopy.run(wrap(hooks));
+            } catch (IOException | InterruptedException | RuntimeException e) {
+                throw explain(e);
+            }
+            try {
+                awaitAnswer();
+            } catch (MigrationException e) {
+                hooks.resumeGuest();
+                throw e;
+            }
+            return stats;
+        } finally {
+            if (ramSenders != null) {
+                ramSenders.stop();
+            }
+        }
+    }
+
+    private SwitchoverHooks wrap(SwitchoverHooks hooks) {
+        return new SwitchoverHooks() {
+            @Override
+            public void stopGuest() {
+                hooks.stopGuest();
+            }
+
+            @Override
+            public void resumeGuest() {
+                hooks.resumeGuest();
+            }
+
+            @Override
+            public void writeFinalState(RecordSink sink) throws IOException {
+                if (ramSenders != null) {
+                    ramSenders.passEnd(Integer.MAX_VALUE);
+                    try {
+                        ramSenders.finish();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("interrupted while finishing the RAM channels");
+                    }
+                }
+                hooks.writeFinalState(sink);
+            }
+
+            @Override
+            public void throttle(int percent) {
+                hooks.throttle(percent);
+            }
+
+            @Override
+            public void passCompleted(int pass) {
+                if (ramSenders != null) {
+                    try {
+                        ramSenders.passEnd(pass);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+                hooks.passCompleted(pass);
+            }
+        };
+    }
+
+    private void startReturnPath() {
+        Thread t = new Thread(() -> {
+            try {
+                StreamReader in = new StreamReader(main);
+                in.readHeader();
+                Record r = in.next();
+                if (r.type() == RecordType.ACK) {
+                    answer.complete(null);
+                } else if (r.type() == RecordType.ERROR) {
+                    answer.complete(Payloads.error(r.payload()));
+                    // The target has given up: stop sending at once.
+                    PrecopyEngine e = engine;
+                    if (e != null) {
+                        e.cancel();
+                    }
+                    abortChannels();
+                } else {
+                    answer.completeExceptionally(new StreamException("unexpected " + r.type()
+                            + " record on the return path", r.offset()));
+                }
+            } catch (IOException | StreamException e) {
+                answer.completeExceptionally(e);
+            }
+        }, "migration-return-path");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void awaitAnswer() throws MigrationException {
+        if (main instanceof FileMigrationChannel f) {
+            try {
+                f.sync();
+                return;
+            } catch (IOException e) {
+                throw new MigrationException("cannot write the migration file: " + e.getMessage(), false, e);
+            }
+        }
+        String refusal;
+        try {
+            refusal = answer.get(ackTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            abortChannels();
+            throw new MigrationException("the target did not acknowledge the migration within "
+                    + ackTimeout.toSeconds() + " s", false, e);
+        } catch (ExecutionException e) {
+            throw new MigrationException("the target did not acknowledge the migration: "
+                    + describe(e.getCause()), false, e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException("interrupted while waiting for the target", false, e);
+        }
+        if (refusal != null) {
+            throw new MigrationException("the target refused the migration: " + refusal);
+        }
+    }
+
+    private MigrationException explain(Throwable e) {
+        if (e instanceof java.io.UncheckedIOException u) {
+            e = u.getCause();
+        }
+        // The target's own reason beats the broken pipe it caused.
+        try {
+            String refusal = answer.get(cancelled ? 0 : REASON_WAIT_MS, TimeUnit.MILLISECONDS);
+            if (refusal != null) {
+                return new MigrationException("the target refused the migration: " + refusal, false, e);
+            }
+        } catch (TimeoutException | ExecutionException | InterruptedException | CancellationException ignored) {
+            // no reason from the target
+        }
+        if (cancelled || e instanceof CancellationException) {
+            return new MigrationException("migration cancelled", true, e);
+        }
+        return new MigrationException("migration to " + main.describe() + " failed: " + describe(e), false, e);
+    }
+
+    private static String describe(Throwable e) {
+        if (e instanceof java.io.EOFException || e instanceof java.nio.channels.ClosedChannelException) {
+            return "the connection was closed";
+        }
+        if (e instanceof StreamException s && s.getMessage().startsWith("stream ended")) {
+            return "the connection was closed before the target answered";
+        }
+        String m = e.getMessage();
+        return m == null ? e.getClass().getSimpleName() : m;
+    }
+
+    private void abortChannels() {
+        all.forEach(MigrationChannel::abort);
+    }
+
+    /** Closes every channel (after run, whatever its outcome). */
+    public void close() {
+        for (MigrationChannel c : all) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+    }
+}

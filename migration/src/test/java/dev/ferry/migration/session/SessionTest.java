@@ -1,0 +1,255 @@
+package dev.ferry.migration.session;
+
+import dev.ferry.migration.config.MachineIdentity;
+import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.PrecopyEngine;
+import dev.ferry.migration.ram.PrecopyParameters;
+import dev.ferry.migration.state.StateSectionCodec;
+import dev.ferry.migration.transport.FileMigrationChannel;
+import dev.ferry.migration.transport.MigrationChannel;
+import dev.ferry.migration.transport.MigrationUri;
+import dev.ferry.migration.transport.SocketTransport;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Source and target sessions over real sockets (and a file), with a guest thread that keeps
+ * rewriting memory: the target must end with the stopped source's memory and state, and every
+ * failure must leave the source guest running with a reason.
+ */
+class SessionTest {
+
+    static final int PAGES = 4096;      // 16 MiB
+    @TempDir
+    Path tmp;
+    private final List<AutoCloseable> cleanup = new ArrayList<>();
+    private FakeGuest guest;
+
+    @AfterEach
+    void close() throws Exception {
+        if (guest != null) {
+            guest.kill();
+        }
+        for (AutoCloseable c : cleanup) {
+            c.close();
+        }
+    }
+
+    private static PrecopyParameters params() {
+        return new PrecopyParameters(50, 0, false, 20, 10, 40);
+    }
+
+    private SocketTransport.Listener listen() throws IOException {
+        SocketTransport.Listener l = SocketTransport.listen(new MigrationUri.Unix(tmp.resolve("mig.sock")));
+        cleanup.add(l);
+        return l;
+    }
+
+    private CompletableFuture<Void> receive(TargetSession session, FakeGuest.Target target) {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                session.run(target);
+            } catch (MigrationException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+    }
+
+    private MigrationStats send(MigrationChannel main, List<MigrationChannel> ram, Duration ackTimeout)
+            throws MigrationException {
+        SourceSession s = new SourceSession(main, ram, guest.identity(), ackTimeout);
+        try {
+            return s.run(PrecopyEngine.create(guest, guest, s.sink(), params()), guest);
+        } finally {
+            s.close();
+        }
+    }
+
+    private void assertTargetHoldsTheStoppedGuest(FakeGuest.Target target) {
+        assertFalse(guest.running(), "the source stays stopped after an acknowledged migration");
+        assertEquals(-1, guest.memory.duplicate().clear().mismatch(target.memory.duplicate().clear()),
+                "target memory equals the stopped source's");
+        IncomingState s = target.loaded;
+        assertNotNull(s, "the target loaded the final state");
+        assertEquals(guest.writes(), s.vcpus().get(0).state().get("writes").asLong());
+        assertEquals("serial0", s.devices().get(0).name());
+        assertEquals(PAGES / 64, s.pageStates().length);
+    }
+
+    @Test
+    void aRunningGuestMigratesOverAUnixSocket() throws Exception {
+        guest = new FakeGuest(PAGES, 512);
+        SocketTransport.Listener l = listen();
+        FakeGuest.Target target = new FakeGuest.Target(guest.identity());
+        CompletableFuture<Void> in = receive(new TargetSession(l::accept), target);
+        MigrationStats stats = send(SocketTransport.connect(new MigrationUri.Unix(tmp.resolve("mig.sock"))), List.of(),
+                Duration.ofSeconds(10));
+        in.get(10, TimeUnit.SECONDS);
+        assertTargetHoldsTheStoppedGuest(target);
+        assertTrue(stats.duplicate() > 0 && stats.normal() > 0, stats.toString());
+    }
+
+    @Test
+    void multifdKeepsPassesInOrder() throws Exception {
+        guest = new FakeGuest(PAGES, 2048);
+        SocketTransport.Listener l = listen();
+        FakeGuest.Target target = new FakeGuest.Target(guest.identity());
+        CompletableFuture<Void> in = receive(new TargetSession(l::accept), target);
+        MigrationUri uri = new MigrationUri.Unix(tmp.resolve("mig.sock"));
+        List<MigrationChannel> ram = List.of(SocketTransport.connect(uri), SocketTransport.connect(uri),
+                SocketTransport.connect(uri));
+        MigrationStats stats = send(SocketTransport.connect(uri), ram, Duration.ofSeconds(10));
+        in.get(10, TimeUnit.SECONDS);
+        assertTargetHoldsTheStoppedGuest(target);
+        assertTrue(stats.passes() >= 1);
+    }
+
+    @Test
+    void aFileRoundTripRestoresTheGuest() throws Exception {
+        guest = new FakeGuest(PAGES, 512);
+        Path file = tmp.resolve("saved.mig");
+        send(FileMigrationChannel.create(file), List.of(), Duration.ofSeconds(10));
+        FakeGuest.Target target = new FakeGuest.Target(guest.identity());
+        FileMigrationChannel in = FileMigrationChannel.open(file);
+        new TargetSession(() -> in).run(target);
+        assertTargetHoldsTheStoppedGuest(target);
+    }
+
+    @Test
+    void aCorruptedOrTruncatedFileIsRefusedWithTheOffset() throws Exception {
+        guest = new FakeGuest(PAGES, 512);
+        Path file = tmp.resolve("saved.mig");
+        send(FileMigrationChannel.create(file), List.of(), Duration.ofSeconds(10));
+        byte[] bytes = Files.readAllBytes(file);
+        byte[] flipped = bytes.clone();
+        flipped[bytes.length / 2] ^= 0x10;
+        Files.write(tmp.resolve("flipped.mig"), flipped);
+        Files.write(tmp.resolve("short.mig"), java.util.Arrays.copyOf(bytes, bytes.length - 100));
+        FakeGuest.Target target = new FakeGuest.Target(guest.identity());
+        FileMigrationChannel f1 = FileMigrationChannel.open(tmp.resolve("flipped.mig"));
+        MigrationException e = assertThrows(MigrationException.class, () -> new TargetSession(() -> f1).run(target));
+        assertTrue(e.getMessage().contains("checksum mismatch") && e.getMessage().contains("offset"), e.getMessage());
+        FileMigrationChannel f2 = FileMigrationChannel.open(tmp.resolve("short.mig"));
+        e = assertThrows(MigrationException.class, () -> new TargetSession(() -> f2).run(target));
+        assertTrue(e.getMessage().contains("stream ended"), e.getMessage());
+        assertNull(target.loaded, "nothing is loaded from a bad stream");
+    }
+
+    @Test
+    void aMismatchedTargetRefusesAndTheSourceResumes() throws Exception {
+        guest = new FakeGuest(PAGES, 512);
+        SocketTransport.Listener l = listen();
+        MachineIdentity smaller = new MachineIdentity(8L << 20, 1, "none", "abc");
+        FakeGuest.Target target = new FakeGuest.Target(smaller);
+        CompletableFuture<Void> in = receive(new TargetSession(l::accept), target);
+        MigrationException e = assertThrows(MigrationException.class, () -> send(
+                SocketTransport.connect(new MigrationUri.Unix(tmp.resolve("mig.sock"))), List.of(),
+                Duration.ofSeconds(10)));
+        assertTrue(e.getMessage().contains("the target refused the migration")
+                && e.getMessage().contains("RAM size is 16 MiB on the source and 8 MiB here"), e.getMessage());
+        assertTrue(guest.running());
+        assertThrows(Exception.class, () -> in.get(10, TimeUnit.SECONDS));
+        long before = guest.writes();
+        Thread.sleep(20);
+        assertTrue(guest.writes() > before, "the source guest keeps running");
+    }
+
+    @Test
+    void aTargetThatDiesMidStreamLeavesTheSourceRunning() throws Exception {
+        guest = new FakeGuest(PAGES, 512);
+        SocketTransport.Listener l = listen();
+        CompletableFuture<Void> killer = CompletableFuture.runAsync(() -> {
+            try (MigrationChannel c = l.accept()) {
+                ByteBuffer b = ByteBuffer.allocate(300_000);
+                while (b.hasRemaining() && c.read(b) >= 0) {
+                    // read some of the stream, then vanish
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        MigrationException e = assertThrows(MigrationException.class, () -> send(
+                SocketTransport.connect(new MigrationUri.Unix(tmp.resolve("mig.sock"))), List.of(),
+                Duration.ofSeconds(10)));
+        killer.get(10, TimeUnit.SECONDS);
+        assertFalse(e.cancelled());
+        assertTrue(e.getMessage().contains("failed"), e.getMessage());
+        assertTrue(guest.running());
+    }
+
+    @Test
+    void aTargetThatNeverAnswersTimesOutAndTheSourceResumes() throws Exception {
+        guest = new FakeGuest(PAGES, 64);
+        SocketTransport.Listener l = listen();
+        CompletableFuture<MigrationChannel> silent = CompletableFuture.supplyAsync(() -> {
+            try {
+                MigrationChannel c = l.accept();
+                ByteBuffer b = ByteBuffer.allocateDirect(1 << 20);
+                while (c.read(b.clear()) >= 0) {
+                    // swallow everything, never answer
+                }
+                return c;
+            } catch (IOException e) {
+                return null;
+            }
+        });
+        MigrationException e = assertThrows(MigrationException.class, () -> send(
+                SocketTransport.connect(new MigrationUri.Unix(tmp.resolve("mig.sock"))), List.of(),
+                Duration.ofMillis(500)));
+        assertTrue(e.getMessage().contains("did not acknowledge"), e.getMessage());
+        assertTrue(guest.running(), "resumed after the missing acknowledgement");
+        assertEquals(1, guest.resumes);
+        silent.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void cancelStopsTheTransferAndResumesNothingThatWasNotStopped() throws Exception {
+        guest = new FakeGuest(PAGES, 4096);
+        SocketTransport.Listener l = listen();
+        FakeGuest.Target target = new FakeGuest.Target(guest.identity());
+        TargetSession ts = new TargetSession(l::accept);
+        CompletableFuture<Void> in = receive(ts, target);
+        SourceSession s = new SourceSession(SocketTransport.connect(new MigrationUri.Unix(tmp.resolve("mig.sock"))),
+                List.of(), guest.identity(), Duration.ofSeconds(10));
+        // A slow link (max-bandwidth 4 MiB/s) keeps the first pass going until the cancel.
+        PrecopyEngine engine = PrecopyEngine.create(guest, guest, s.sink(),
+                new PrecopyParameters(1, 4 << 20, false, 20, 10, 40));
+        CompletableFuture.delayedExecutor(300, TimeUnit.MILLISECONDS).execute(s::cancel);
+        MigrationException e = assertThrows(MigrationException.class, () -> s.run(engine, guest));
+        s.close();
+        assertTrue(e.cancelled(), e.getMessage());
+        assertEquals("migration cancelled", e.getMessage());
+        assertTrue(guest.running());
+        assertThrows(Exception.class, () -> in.get(10, TimeUnit.SECONDS));
+        assertNull(target.loaded);
+    }
+
+    @Test
+    void theVcpuPayloadRoundTrips() throws Exception {
+        var section = new dev.ferry.migration.state.StateSection("cpu", 1, 1,
+                StateSectionCodec.stateOf(java.util.Map.of("rip", 42)), java.util.Map.of());
+        Payloads.Vcpu v = Payloads.vcpu(Payloads.vcpu(3, section), 0);
+        assertEquals(3, v.index());
+        assertEquals(42, v.section().state().get("rip").asInt());
+        assertThrows(dev.ferry.migration.stream.StreamException.class,
+                () -> Payloads.pageStates(Payloads.pageStates(100, new long[2]), 64, 0));
+    }
+}
