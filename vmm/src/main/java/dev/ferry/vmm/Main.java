@@ -8,6 +8,8 @@ import dev.ferry.vmm.hypervisor.HypervisorException;
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.MachineConfig;
+import dev.ferry.vmm.machine.migration.MigrationController;
+import dev.ferry.vmm.machine.migration.MigrationRequestException;
 import dev.ferry.vmm.qmp.MonitorAddress;
 import dev.ferry.vmm.qmp.QmpServer;
 import dev.ferry.vmm.qmp.QmpServerInfo;
@@ -82,9 +84,11 @@ public final class Main {
         }
         Path pidfile = config.pidfile();
         QmpServer qmp = null;
+        MigrationController migration = new MigrationController(machine,
+                run.incoming() != null && run.incoming().deferred());
         try {
             if (!run.monitors().isEmpty()) {
-                qmp = new QmpServer(machine, QmpServerInfo.FERRY);
+                qmp = new QmpServer(machine, migration, QmpServerInfo.FERRY);
                 for (MonitorAddress m : run.monitors()) {
                     try {
                         qmp.listen(m);
@@ -114,7 +118,20 @@ public final class Main {
                 Log.info("waiting for a QMP client to connect (wait=on)");
                 qmp.firstConnection().join();
             }
-            machine.start();
+            if (run.incoming() == null) {
+                machine.start();
+            } else {
+                machine.startIncoming().get();
+                if (!run.incoming().deferred()) {
+                    try {
+                        migration.listen(run.incoming().uri(), -1, true);
+                    } catch (MigrationRequestException e) {
+                        Log.info("-incoming " + run.incoming().uri() + ": " + e.getMessage());
+                        machine.quit("host-error");
+                        return EXIT_ERROR;
+                    }
+                }
+            }
             int status = machine.exitStatus().join();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
@@ -128,7 +145,11 @@ public final class Main {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return EXIT_ERROR;
+        } catch (java.util.concurrent.ExecutionException e) {
+            Log.info("cannot start the machine: " + e.getCause());
+            return EXIT_ERROR;
         } finally {
+            migration.close();
             if (qmp != null) {
                 qmp.close();
             }

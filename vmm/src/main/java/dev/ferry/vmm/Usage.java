@@ -39,6 +39,10 @@ final class Usage {
               -qmp unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off[,allow-remote=on]
               -chardev socket,id=ID,path=PATH,server=on,wait=off  with  -mon chardev=ID,mode=control
 
+            Migration (see docs/migration.md):
+              -incoming tcp:HOST:PORT | unix:PATH | file:PATH | defer
+                                    wait for an incoming migration instead of booting
+
             Other:
               -version, -help
               ferry qmp SOCKET [COMMAND [key=value ...]]   QMP client and interactive shell

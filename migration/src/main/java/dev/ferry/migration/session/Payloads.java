@@ -14,15 +14,15 @@ import java.nio.charset.StandardCharsets;
  * The payloads of the VCPU, PAGE_STATE, CHANNEL and ERROR records (docs/migration-stream.md).
  * Decoders treat their input as hostile: exact lengths, ranges checked.
  */
-final class Payloads {
+public final class Payloads {
     private Payloads() {}
 
     /** Section name of a vCPU's state inside a VCPU record. */
-    static final String VCPU_SECTION = "cpu";
-    static final int VCPU_SECTION_VERSION = 1;
+    public static final String VCPU_SECTION = "cpu";
+    public static final int VCPU_SECTION_VERSION = 1;
 
     /** VCPU := index u32 | state section (JSON). */
-    static ByteBuffer vcpu(int index, StateSection section) {
+    public static ByteBuffer vcpu(int index, StateSection section) {
         byte[] json = StateSectionCodec.encode(section);
         return ByteBuffer.allocate(4 + json.length).putInt(index).put(json).flip();
     }
@@ -45,7 +45,7 @@ final class Payloads {
     }
 
     /** PAGE_STATE := page count u64 | ceil(count / 64) words u64 (bit i of word i/64: page i shared). */
-    static ByteBuffer pageStates(long pageCount, long[] words) {
+    public static ByteBuffer pageStates(long pageCount, long[] words) {
         ByteBuffer b = ByteBuffer.allocate(8 + 8 * words.length).putLong(pageCount);
         for (long w : words) {
             b.putLong(w);

@@ -12,9 +12,26 @@ public sealed interface CliRequest {
      * Run a machine with these QMP monitors; {@code waitForMonitor}: a monitor said wait=on, so
      * the guest starts only once a client has connected to it.
      */
-    record Run(MachineConfig config, List<MonitorAddress> monitors, boolean waitForMonitor) implements CliRequest {
+    record Run(MachineConfig config, List<MonitorAddress> monitors, boolean waitForMonitor, Incoming incoming)
+            implements CliRequest {
         public Run {
             monitors = List.copyOf(monitors);
+        }
+
+        public Run(MachineConfig config, List<MonitorAddress> monitors, boolean waitForMonitor) {
+            this(config, monitors, waitForMonitor, null);
+        }
+    }
+
+    /**
+     * {@code -incoming URI} or {@code -incoming defer}: the machine waits for a migration
+     * instead of booting its firmware.
+     *
+     * @param uri the URI to listen on, or null for defer (migrate-incoming says where)
+     */
+    record Incoming(dev.ferry.migration.transport.MigrationUri uri) {
+        public boolean deferred() {
+            return uri == null;
         }
     }
 

@@ -19,7 +19,7 @@ public final class CommandLine {
 
     /** Options that take an argument. */
     private static final Set<String> WITH_ARGUMENT = Set.of("m", "smp", "kernel", "append", "fw_cfg", "serial",
-            "name", "pidfile", "accel", "machine", "M", "cpu", "display", "qmp", "chardev", "mon");
+            "name", "pidfile", "accel", "machine", "M", "cpu", "display", "qmp", "chardev", "mon", "incoming");
     /** Options that stand alone. */
     private static final Set<String> FLAGS = Set.of("nographic", "no-reboot", "enable-kvm", "S", "version", "h",
             "help", "nodefaults");
@@ -37,6 +37,7 @@ public final class CommandLine {
     private boolean noReboot;
     private boolean startPaused;
     private final MonitorOptions monitors = new MonitorOptions();
+    private CliRequest.Incoming incoming;
 
     private CommandLine() {}
 
@@ -69,7 +70,7 @@ public final class CommandLine {
         try {
             return new CliRequest.Run(new MachineConfig(name, memory, cpus, kernel, append, fwCfg, s, noReboot,
                     startPaused, pidfile), monitors.monitors().stream().map(MonitorOptions.Monitor::address).toList(),
-                    monitors.monitors().stream().anyMatch(MonitorOptions.Monitor::waitForClient));
+                    monitors.monitors().stream().anyMatch(MonitorOptions.Monitor::waitForClient), incoming);
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }
@@ -110,7 +111,25 @@ public final class CommandLine {
             case "qmp" -> monitors.qmp(value);
             case "chardev" -> monitors.chardev(value);
             case "mon" -> monitors.mon(value);
+            case "incoming" -> incoming = incoming(value);
             default -> throw new IllegalStateException(opt);
+        }
+    }
+
+    static CliRequest.Incoming incoming(String value) {
+        if (value.equals("defer")) {
+            return new CliRequest.Incoming(null);
+        }
+        try {
+            var uri = dev.ferry.migration.transport.MigrationUri.parse(value);
+            if (uri instanceof dev.ferry.migration.transport.MigrationUri.Fd) {
+                // QEMU takes an inherited descriptor number here; Ferry takes fds over QMP only.
+                throw new CliException("-incoming " + value + ": fd: is only available through QMP "
+                        + "(use -incoming defer, getfd and migrate-incoming)");
+            }
+            return new CliRequest.Incoming(uri);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("-incoming " + value + ": " + e.getMessage());
         }
     }
 

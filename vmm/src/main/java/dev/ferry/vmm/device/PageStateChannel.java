@@ -64,6 +64,19 @@ public final class PageStateChannel implements IoDevice {
         }
     }
 
+    /** The registers a guest may have half-written when it is migrated. */
+    public record State(long gpa, long count, int status) {}
+
+    public synchronized State state() {
+        return new State(gpa, count, status);
+    }
+
+    public synchronized void restore(State s) {
+        gpa = s.gpa();
+        count = s.count();
+        status = s.status();
+    }
+
     /**
      * Applies a page-state change and returns a status; shared with the hypercall path.
      * Rejected: unaligned addresses, ranges that are not RAM, unknown attribute bits.

@@ -1,5 +1,8 @@
 package dev.ferry.vmm.machine;
 
+import dev.ferry.migration.config.MachineIdentity;
+import dev.ferry.migration.state.StateException;
+import dev.ferry.migration.state.StateSection;
 import dev.ferry.vmm.Log;
 import dev.ferry.vmm.boot.FirmwareAbi;
 import dev.ferry.vmm.boot.FirmwareLayout;
@@ -7,6 +10,7 @@ import dev.ferry.vmm.boot.MultibootLoader;
 import dev.ferry.vmm.device.PlatformEvents;
 import dev.ferry.vmm.hypervisor.Hypervisor;
 import dev.ferry.vmm.hypervisor.Vcpu;
+import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.hypervisor.VirtualMachine;
 import dev.ferry.vmm.memory.GuestRam;
 import dev.ferry.vmm.memory.PageStateBitmap;
@@ -48,9 +52,14 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     private volatile RunState state = RunState.PRELAUNCH;
     private volatile boolean autostart;
     private volatile VirtualMachine vm;
-    private List<Vcpu> vcpus = List.of();
-    private VcpuControl vcpuControl;
+    private volatile List<Vcpu> vcpus = List.of();
+    private volatile VcpuControl vcpuControl;
     private final int[] vcpuTids;
+    private final String firmwareSha256;
+    private final VcpuThrottle throttle = new VcpuThrottle(() -> {
+        VcpuControl c = vcpuControl;
+        return c == null ? null : new VcpuThrottle.Target(c, vcpus);
+    });
 
     private Machine(MachineConfig config, Hypervisor hypervisor, GuestRam ram, byte[] kernelImage,
                     FirmwareLayout firmwareLayout, SerialBackendFactory serialFactory) throws IOException {
@@ -79,6 +88,15 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         this.cpuid = new CpuidTemplate(hypervisor.supportedCpuid(), config.cpus());
         this.vcpuTids = new int[config.cpus()];
         this.autostart = !config.startPaused();
+        this.firmwareSha256 = sha256(kernelImage);
+    }
+
+    private static String sha256(byte[] data) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every Java platform", e);
+        }
     }
 
     /** Host input for the guest's UART; input that arrives while the machine is built is dropped. */
@@ -156,6 +174,21 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         });
     }
 
+    /**
+     * Creates the VM and vCPUs but does not run them: the machine waits for an incoming
+     * migration (-incoming), in run state inmigrate.
+     */
+    public Future<?> startIncoming() {
+        return control.submit(() -> {
+            try {
+                boot();
+                setState(RunState.INMIGRATE);
+            } catch (RuntimeException e) {
+                fail("cannot start the machine: " + e.getMessage());
+            }
+        });
+    }
+
     /** Powers off from the host side (QMP quit, SIGTERM). */
     public Future<?> quit(String reason) {
         return control.submit(() -> shutdownNow(false, reason, 0));
@@ -193,6 +226,10 @@ public final class Machine implements PlatformEvents, AutoCloseable {
      * stays as it is; QEMU sends STOP only when it actually stops.
      */
     public void pauseOnControlThread() {
+        if (state == RunState.INMIGRATE) {
+            autostart = false;      // QEMU's qmp_stop: the guest stays paused after the migration
+            return;
+        }
         if (state != RunState.RUNNING) {
             return;
         }
@@ -214,7 +251,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
             autostart = true;
             return;
         }
-        if (state != RunState.PAUSED && state != RunState.PRELAUNCH) {
+        if (state != RunState.PAUSED && state != RunState.PRELAUNCH && state != RunState.POSTMIGRATE) {
             return;
         }
         vcpuControl.release();
@@ -245,6 +282,108 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     /** The vCPUs' host thread ids, in vCPU order (0 while a thread has not started). */
     public int[] vcpuThreadIds() {
         return vcpuTids.clone();
+    }
+
+    // ---- migration ----
+
+    /** What the target compares before accepting a stream (the CONFIG record). */
+    public MachineIdentity identity() {
+        return new MachineIdentity(config.memoryBytes(), config.cpus(), "none", firmwareSha256);
+    }
+
+    /**
+     * Switchover on the source: stops the vCPUs and enters finish-migrate (QEMU emits STOP if
+     * the guest was running). Returns the state to go back to if the migration fails.
+     */
+    public RunState stopForMigrationOnControlThread() {
+        RunState before = state;
+        if (before == RunState.RUNNING) {
+            stopVcpus();
+        }
+        if (before == RunState.RUNNING || before == RunState.PAUSED || before == RunState.PRELAUNCH) {
+            setState(RunState.FINISH_MIGRATE);
+        }
+        return before;
+    }
+
+    /** The migration failed after switchover: the guest goes on as it was. */
+    public void resumeAfterMigrationOnControlThread(RunState before) {
+        if (state != RunState.FINISH_MIGRATE) {
+            return;
+        }
+        if (before == RunState.RUNNING) {
+            vcpuControl.release();
+        }
+        setState(before);
+    }
+
+    /** The target has the guest: the source stays stopped (QEMU's postmigrate; cont would resume it). */
+    public void finishOutgoingMigrationOnControlThread() {
+        if (state == RunState.FINISH_MIGRATE) {
+            setState(RunState.POSTMIGRATE);
+        }
+    }
+
+    /** Every vCPU's state; the vCPUs must be stopped. */
+    public List<VcpuState> saveVcpusOnControlThread() {
+        return vcpus.stream().map(Vcpu::saveState).toList();
+    }
+
+    public List<StateSection> saveDevicesOnControlThread() {
+        return DeviceSections.save(devices);
+    }
+
+    /** The newest version of a device section this Ferry reads (incoming streams). */
+    public static int deviceSectionVersion(String name) throws StateException {
+        return DeviceSections.version(name);
+    }
+
+    /**
+     * Loads a migrated guest's state into this machine, which waits in inmigrate with its vCPUs
+     * parked. Devices are checked before anything changes; a vCPU the hypervisor refuses fails
+     * the load (the guest then never runs).
+     */
+    public void loadIncomingOnControlThread(List<VcpuState> vcpuStates, List<StateSection> deviceSections,
+                                            long[] pageStateWords) throws StateException {
+        if (state != RunState.INMIGRATE) {
+            throw new StateException("the machine is not waiting for an incoming migration (state " + state + ")");
+        }
+        if (vcpuStates.size() != vcpus.size()) {
+            throw new StateException("the stream has " + vcpuStates.size() + " vCPUs, this machine " + vcpus.size());
+        }
+        DeviceSections.load(devices, deviceSections);
+        if (pageStateWords != null) {
+            pageStates.restore(pageStateWords);
+        }
+        for (int i = 0; i < vcpuStates.size(); i++) {
+            try {
+                vcpus.get(i).restoreState(vcpuStates.get(i));
+            } catch (RuntimeException e) {
+                throw new StateException("vCPU " + i + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** The incoming migration is complete: run, or stay paused until cont (-S, or stop during inmigrate). */
+    public void completeIncomingOnControlThread() {
+        if (state != RunState.INMIGRATE) {
+            return;
+        }
+        if (autostart) {
+            vcpuControl.release();
+            setState(RunState.RUNNING);
+        } else {
+            setState(RunState.PAUSED);
+        }
+    }
+
+    /** Auto-converge: holds the vCPUs back {@code percent}% of the time; 0 ends it. */
+    public void throttle(int percent) {
+        throttle.set(percent);
+    }
+
+    public int throttlePercent() {
+        return throttle.percent();
     }
 
     // ---- PlatformEvents, called on vCPU threads ----
@@ -376,6 +515,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         if (state == RunState.SHUTDOWN) {
             return;
         }
+        throttle.set(0);
         tearDownVm();
         setState(RunState.SHUTDOWN);
         listeners.forEach(l -> l.shutdown(guest, reason));

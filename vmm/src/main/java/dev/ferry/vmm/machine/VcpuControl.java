@@ -10,6 +10,8 @@ final class VcpuControl {
     private final int vcpus;
     private boolean runnable;
     private boolean terminating;
+    /** Auto-converge: vCPUs are held back for a slice of time while the machine stays running. */
+    private boolean held;
     private int parked;
 
     VcpuControl(int vcpus) {
@@ -20,13 +22,13 @@ final class VcpuControl {
      * Blocks while the machine is stopped. Returns false when the vCPU thread must end.
      */
     synchronized boolean awaitRun() {
-        if (runnable && !terminating) {
+        if (runnable && !held && !terminating) {
             return true;
         }
         parked++;
         notifyAll();
         try {
-            while (!runnable && !terminating) {
+            while ((!runnable || held) && !terminating) {
                 wait();
             }
         } catch (InterruptedException e) {
@@ -87,6 +89,12 @@ final class VcpuControl {
 
     synchronized void release() {
         runnable = true;
+        notifyAll();
+    }
+
+    /** Holds vCPUs back (they park at their next exit) or lets them go; independent of stop/release. */
+    synchronized void hold(boolean on) {
+        held = on;
         notifyAll();
     }
 

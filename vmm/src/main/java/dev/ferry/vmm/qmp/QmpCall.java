@@ -15,4 +15,16 @@ public interface QmpCall {
 
     /** The VMM-wide descriptor sets (add-fd / remove-fd). */
     QmpFdSets fdSets();
+
+    /** Migration state and commands; null when the VMM has no machine (tests). */
+    dev.ferry.vmm.machine.migration.MigrationController migration();
+
+    /** The migration controller, or a QMP error if there is none. */
+    default dev.ferry.vmm.machine.migration.MigrationController requireMigration() {
+        var m = migration();
+        if (m == null) {
+            throw new QmpException("Migration is not available");
+        }
+        return m;
+    }
 }

@@ -38,7 +38,16 @@ public final class QmpCommands {
                 new dev.ferry.vmm.qmp.command.Getfd(),
                 new dev.ferry.vmm.qmp.command.Closefd(),
                 new dev.ferry.vmm.qmp.command.AddFd(),
-                new dev.ferry.vmm.qmp.command.RemoveFd()));
+                new dev.ferry.vmm.qmp.command.RemoveFd(),
+                new dev.ferry.vmm.qmp.command.Migrate(),
+                new dev.ferry.vmm.qmp.command.MigrateIncoming(),
+                new dev.ferry.vmm.qmp.command.MigrateCancel(),
+                new dev.ferry.vmm.qmp.command.MigrateContinue(),
+                new dev.ferry.vmm.qmp.command.MigrateSetCapabilities(),
+                new dev.ferry.vmm.qmp.command.QueryMigrateCapabilities(),
+                new dev.ferry.vmm.qmp.command.MigrateSetParameters(),
+                new dev.ferry.vmm.qmp.command.QueryMigrateParameters(),
+                new dev.ferry.vmm.qmp.command.QueryMigrate()));
     }
 
     public QmpCommand get(String name) {

@@ -28,6 +28,8 @@ public final class QmpEvents implements MachineListener {
         m.put("RESET", guestReason);
         m.put("SHUTDOWN", guestReason);
         m.put("POWERDOWN", List.of());
+        m.put("MIGRATION", List.of(QmpArgument.required("status", QmpMigrationEvents.STATUS)));
+        m.put("MIGRATION_PASS", List.of(QmpArgument.required("pass", QmpType.INT)));
         DECLARED = Map.copyOf(m);
     }
 
@@ -39,7 +41,7 @@ public final class QmpEvents implements MachineListener {
 
     @Override
     public void stateChanged(RunState from, RunState to) {
-        if (from == RunState.RUNNING && to == RunState.PAUSED) {
+        if (from == RunState.RUNNING && (to == RunState.PAUSED || to == RunState.FINISH_MIGRATE)) {
             bus.emit("STOP", null);
         } else if (to == RunState.RUNNING) {
             bus.emit("RESUME", null);

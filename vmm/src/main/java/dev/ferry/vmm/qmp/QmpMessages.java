@@ -73,4 +73,8 @@ public final class QmpMessages {
     public static ObjectNode object() {
         return NODES.objectNode();
     }
+
+    public static com.fasterxml.jackson.databind.node.ArrayNode array() {
+        return NODES.arrayNode();
+    }
 }

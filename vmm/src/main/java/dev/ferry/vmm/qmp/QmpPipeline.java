@@ -16,7 +16,13 @@ public final class QmpPipeline {
 
     public static QmpSession install(ChannelPipeline p, QmpServerInfo info, QmpCommands commands, Machine machine,
                                      QmpFdStore fds, QmpEventBus events, QmpFdSets fdSets) {
-        QmpSession session = new QmpSession(info, commands, machine, fds, events, fdSets);
+        return install(p, info, commands, machine, fds, events, fdSets, null);
+    }
+
+    public static QmpSession install(ChannelPipeline p, QmpServerInfo info, QmpCommands commands, Machine machine,
+                                     QmpFdStore fds, QmpEventBus events, QmpFdSets fdSets,
+                                     dev.ferry.vmm.machine.migration.MigrationController migration) {
+        QmpSession session = new QmpSession(info, commands, machine, fds, events, fdSets, migration);
         p.addLast("framer", new QmpJsonFramer());
         p.addLast("request-decoder", new QmpRequestDecoder());
         p.addLast("encoder", ENCODER);

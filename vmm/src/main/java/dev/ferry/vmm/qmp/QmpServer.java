@@ -58,7 +58,18 @@ public final class QmpServer implements AutoCloseable {
     private volatile LocalAddress localHub;
     private final java.util.concurrent.CompletableFuture<Void> firstConnection = new java.util.concurrent.CompletableFuture<>();
 
+    private final dev.ferry.vmm.machine.migration.MigrationController migration;
+
     public QmpServer(Machine machine, QmpServerInfo info) {
+        this(machine, null, info);
+    }
+
+    public QmpServer(Machine machine, dev.ferry.vmm.machine.migration.MigrationController migration,
+                     QmpServerInfo info) {
+        this.migration = migration;
+        if (migration != null) {
+            migration.addListener(new QmpMigrationEvents(events, migration));
+        }
         this.machine = machine;
         this.info = info;
         this.commands = QmpCommands.standard(info);
@@ -94,7 +105,7 @@ public final class QmpServer implements AutoCloseable {
             channels.remove(ch);
             connections.decrementAndGet();
         });
-        QmpPipeline.install(ch.pipeline(), info, commands, machine, fds, events, fdSets);
+        QmpPipeline.install(ch.pipeline(), info, commands, machine, fds, events, fdSets, migration);
         firstConnection.complete(null);
     }
 

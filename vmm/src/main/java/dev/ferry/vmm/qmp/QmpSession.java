@@ -34,6 +34,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     private final QmpFdStore fds;
     private final QmpEventBus events;
     private final QmpFdSets fdSets;
+    private final dev.ferry.vmm.machine.migration.MigrationController migration;
     private final ArrayDeque<QmpInbound> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private boolean busy;
@@ -41,6 +42,12 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
 
     public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events,
                       QmpFdSets fdSets) {
+        this(info, commands, machine, fds, events, fdSets, null);
+    }
+
+    public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events,
+                      QmpFdSets fdSets, dev.ferry.vmm.machine.migration.MigrationController migration) {
+        this.migration = migration;
         this.fdSets = fdSets;
         this.info = info;
         this.commands = commands;
@@ -67,6 +74,11 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     @Override
     public QmpFdSets fdSets() {
         return fdSets;
+    }
+
+    @Override
+    public dev.ferry.vmm.machine.migration.MigrationController migration() {
+        return migration;
     }
 
     boolean negotiated() {

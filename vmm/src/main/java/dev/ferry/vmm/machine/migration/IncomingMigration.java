@@ -1,0 +1,228 @@
+package dev.ferry.vmm.machine.migration;
+
+import dev.ferry.migration.config.MachineIdentity;
+import dev.ferry.migration.ram.PageSink;
+import dev.ferry.migration.session.IncomingMachine;
+import dev.ferry.migration.session.IncomingState;
+import dev.ferry.migration.session.MigrationException;
+import dev.ferry.migration.session.TargetSession;
+import dev.ferry.migration.state.StateException;
+import dev.ferry.migration.state.StateSection;
+import dev.ferry.migration.state.StateSectionCodec;
+import dev.ferry.migration.transport.FileMigrationChannel;
+import dev.ferry.migration.transport.MigrationChannel;
+import dev.ferry.migration.transport.MigrationUri;
+import dev.ferry.migration.transport.SocketTransport;
+import dev.ferry.vmm.Log;
+import dev.ferry.vmm.hypervisor.VcpuState;
+import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.memory.GuestRam;
+import dev.ferry.vmm.memory.MemoryLayout;
+import dev.ferry.vmm.os.FdChannel;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * One incoming migration: listens (or takes the fd or file), receives the stream into the
+ * machine waiting in inmigrate, loads the state, acknowledges, then runs the guest (or leaves it
+ * paused). On failure the guest never runs and the machine stays in inmigrate.
+ */
+final class IncomingMigration implements IncomingMachine {
+
+    private final MigrationController controller;
+    private final Machine machine;
+    private final MigrationUri uri;
+    private final int fd;
+    private volatile MigrationStatus status = MigrationStatus.NONE;
+    private volatile SocketTransport.Listener listener;
+    private volatile String boundAddress;
+    private volatile TargetSession session;
+    private volatile String errorDesc;
+    private volatile long startNanos;
+    private volatile long endNanos;
+    private volatile boolean cancelled;
+
+    IncomingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd) {
+        this.controller = controller;
+        this.machine = machine;
+        this.uri = uri;
+        this.fd = fd;
+    }
+
+    MigrationStatus status() {
+        return status;
+    }
+
+    /** Binds the listening socket now, so migrate-incoming reports an address in use at once. */
+    void listen() {
+        if (uri instanceof MigrationUri.Tcp || uri instanceof MigrationUri.Unix) {
+            try {
+                listener = SocketTransport.listen(uri);
+                boundAddress = listener.boundUri().toString();
+            } catch (IOException e) {
+                throw new MigrationRequestException("Failed to listen on " + uri + ": " + e.getMessage());
+            }
+        } else if (uri instanceof MigrationUri.File f && !java.nio.file.Files.isReadable(f.path())) {
+            throw new MigrationRequestException("Cannot read migration file '" + f.path() + "'");
+        }
+    }
+
+    void start() {
+        setStatus(MigrationStatus.SETUP);
+        Thread t = new Thread(this::run, "migration-in");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    void cancel() {
+        cancelled = true;
+        SocketTransport.Listener l = listener;
+        if (l != null) {
+            l.close();
+        }
+        TargetSession s = session;
+        if (s != null) {
+            s.abort();
+        }
+    }
+
+    private void setStatus(MigrationStatus s) {
+        if (status != s) {
+            status = s;
+            controller.notifyStatus(s);
+        }
+    }
+
+    private MigrationChannel accept(boolean[] first) throws IOException {
+        MigrationChannel ch;
+        if (listener != null) {
+            ch = listener.accept();
+        } else if (!first[0]) {
+            throw new IOException("multifd needs a tcp: or unix: address to accept its channels on");
+        } else if (uri instanceof MigrationUri.Fd f) {
+            ch = new FdChannel(fd, "fd:" + f.name());
+        } else {
+            ch = FileMigrationChannel.open(((MigrationUri.File) uri).path());
+        }
+        if (first[0]) {
+            first[0] = false;
+            startNanos = System.nanoTime();
+            setStatus(MigrationStatus.ACTIVE);
+        }
+        return ch;
+    }
+
+    private void run() {
+        boolean[] first = {true};
+        TargetSession s = new TargetSession(() -> accept(first));
+        session = s;
+        if (cancelled) {
+            s.abort();
+        }
+        try {
+            s.run(this);
+            machine.onControlThread(() -> {
+                machine.completeIncomingOnControlThread();
+                return null;
+            }).get();
+            endNanos = System.nanoTime();
+            Log.info("incoming migration completed: " + s.bytesReceived() + " bytes, " + s.pagesReceived() + " pages");
+            setStatus(MigrationStatus.COMPLETED);
+        } catch (MigrationException e) {
+            fail(e.getMessage());
+        } catch (InterruptedException | ExecutionException | RuntimeException e) {
+            fail("incoming migration failed: " + (e instanceof ExecutionException ? e.getCause() : e));
+        } finally {
+            SocketTransport.Listener l = listener;
+            if (l != null) {
+                l.close();
+            }
+        }
+    }
+
+    private void fail(String reason) {
+        endNanos = System.nanoTime();
+        errorDesc = reason;
+        Log.error("incoming migration failed: " + reason);
+        setStatus(MigrationStatus.FAILED);
+    }
+
+    MigrationInfo info() {
+        long start = startNanos;
+        long end = endNanos == 0 ? System.nanoTime() : endNanos;
+        TargetSession s = session;
+        return new MigrationInfo(status, true, 0, start == 0 ? 0 : (end - start) / 1_000_000, 0, null, errorDesc, 0,
+                boundAddress, s == null ? 0 : s.bytesReceived());
+    }
+
+    // ---- IncomingMachine (migration threads) ----
+
+    @Override
+    public MachineIdentity identity() {
+        return machine.identity();
+    }
+
+    @Override
+    public PageSink pages() {
+        GuestRam ram = machine.ram();
+        MemoryLayout layout = ram.layout();
+        return new PageSink() {
+            @Override
+            public boolean isRam(long gpa) {
+                return layout.rangeOf(gpa, MemoryLayout.PAGE_SIZE) != null;
+            }
+
+            @Override
+            public void write(long gpa, ByteBuffer page) {
+                ram.view(gpa, (int) MemoryLayout.PAGE_SIZE).put(page.duplicate());
+            }
+
+            @Override
+            public void zero(long gpa) {
+                ram.zero(gpa, MemoryLayout.PAGE_SIZE);
+            }
+        };
+    }
+
+    @Override
+    public int deviceSectionVersion(String name) throws StateException {
+        return Machine.deviceSectionVersion(name);
+    }
+
+    @Override
+    public long pageStatePages() {
+        return machine.pageStates().pageCount();
+    }
+
+    @Override
+    public void load(IncomingState state) throws StateException {
+        List<VcpuState> vcpus = new ArrayList<>();
+        for (int i = 0; i < state.vcpus().size(); i++) {
+            StateSection s = state.vcpus().get(i);
+            try {
+                vcpus.add(StateSectionCodec.stateAs(s, VcpuState.class));
+            } catch (StateException e) {
+                throw new StateException("vCPU " + i + ": " + e.getMessage());
+            }
+        }
+        try {
+            machine.onControlThread(() -> {
+                machine.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
+                return null;
+            }).get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof StateException se) {
+                throw se;
+            }
+            throw new StateException("cannot load the machine state: " + e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StateException("interrupted while loading the machine state");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+package dev.ferry.vmm.machine.migration;
+
+import dev.ferry.migration.ram.MigrationStats;
+
+/**
+ * What query-migrate reports about the current or last migration, outgoing or incoming.
+ *
+ * @param stats           RAM figures (outgoing), or null
+ * @param incomingAddress the address an incoming migration listens on, or null
+ */
+public record MigrationInfo(MigrationStatus status, boolean incoming, long setupTimeMillis, long totalTimeMillis,
+                            long downtimeMillis, MigrationStats stats, String errorDesc, int throttlePercent,
+                            String incomingAddress, long bytesReceived) {}

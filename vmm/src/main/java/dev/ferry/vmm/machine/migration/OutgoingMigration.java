@@ -1,0 +1,281 @@
+package dev.ferry.vmm.machine.migration;
+
+import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.PrecopyEngine;
+import dev.ferry.migration.ram.PrecopyParameters;
+import dev.ferry.migration.ram.RecordSink;
+import dev.ferry.migration.ram.SwitchoverHooks;
+import dev.ferry.migration.session.MigrationException;
+import dev.ferry.migration.session.Payloads;
+import dev.ferry.migration.session.SourceSession;
+import dev.ferry.migration.state.StateSection;
+import dev.ferry.migration.state.StateSectionCodec;
+import dev.ferry.migration.stream.RecordType;
+import dev.ferry.migration.transport.FileMigrationChannel;
+import dev.ferry.migration.transport.MigrationChannel;
+import dev.ferry.migration.transport.MigrationUri;
+import dev.ferry.migration.transport.SocketTransport;
+import dev.ferry.vmm.Log;
+import dev.ferry.vmm.hypervisor.VcpuState;
+import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.RunState;
+import dev.ferry.vmm.os.FdChannel;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * One outgoing migration on its own thread: connect, precopy with KVM's dirty log, switchover
+ * (vCPUs stopped; with pause-before-switchover wait for migrate-continue), final state, the
+ * target's acknowledgement. The source guest resumes by itself on any failure before that.
+ */
+final class OutgoingMigration implements SwitchoverHooks {
+
+    private final MigrationController controller;
+    private final Machine machine;
+    private final MigrationUri uri;
+    private final int fd;
+    private final MigrationSettings settings;
+    private final CountDownLatch continued = new CountDownLatch(1);
+    private final long startNanos = System.nanoTime();
+
+    private volatile MigrationStatus status = MigrationStatus.NONE;
+    private volatile SourceSession session;
+    private volatile PrecopyEngine engine;
+    private volatile boolean cancelled;
+    private volatile String abortReason;
+    private volatile String errorDesc;
+    private volatile long setupMillis;
+    private volatile long endNanos;
+    private volatile MigrationStats finalStats;
+    private volatile RunState stateBefore;
+
+    OutgoingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd,
+                      MigrationSettings settings) {
+        this.controller = controller;
+        this.machine = machine;
+        this.uri = uri;
+        this.fd = fd;
+        this.settings = settings;
+    }
+
+    MigrationStatus status() {
+        return status;
+    }
+
+    void start() {
+        setStatus(MigrationStatus.SETUP);
+        Thread t = new Thread(this::run, "migration-out");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void setStatus(MigrationStatus s) {
+        if (status != s) {
+            status = s;
+            controller.notifyStatus(s);
+        }
+    }
+
+    void cancel() {
+        if (!status.inProgress()) {
+            return;
+        }
+        cancelled = true;
+        setStatus(MigrationStatus.CANCELLING);
+        stop();
+    }
+
+    /** Fails the migration for a reason of the machine's (reset, shutdown). */
+    void abort(String reason) {
+        if (!status.inProgress()) {
+            return;
+        }
+        abortReason = reason;
+        stop();
+    }
+
+    private void stop() {
+        continued.countDown();
+        SourceSession s = session;
+        if (s != null) {
+            s.cancel();
+        }
+    }
+
+    void continueSwitchover() {
+        continued.countDown();
+    }
+
+    void settingsChanged(MigrationSettings s) {
+        // Parameters apply to the next migration; QEMU also re-reads max-bandwidth live, which
+        // the engine would need a setter for. Documented in docs/qmp.md.
+    }
+
+    private void run() {
+        MigrationChannel main = null;
+        List<MigrationChannel> ram = new ArrayList<>();
+        try {
+            main = open();
+            if (settings.has("multifd")) {
+                for (int i = 0; i < settings.multifdChannels(); i++) {
+                    ram.add(SocketTransport.connect(uri));
+                }
+            }
+            if (cancelled || abortReason != null) {
+                throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
+            }
+            SourceSession s = new SourceSession(main, ram, machine.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
+            main = null;
+            ram = List.of();
+            session = s;
+            var dirtyLog = machine.onControlThread(() -> new KvmDirtyLog(machine.vmOnControlThread(), machine.ram()))
+                    .get();
+            PrecopyEngine e = PrecopyEngine.create(new RamPages(machine.ram()), dirtyLog, s.sink(),
+                    new PrecopyParameters(settings.downtimeLimitMillis(), settings.maxBandwidth(),
+                            settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
+                            1000));
+            engine = e;
+            setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
+            if (cancelled || abortReason != null) {
+                throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
+            }
+            setStatus(MigrationStatus.ACTIVE);
+            controller.notifyPass(1);
+            try {
+                finalStats = s.run(e, this);
+            } finally {
+                s.close();
+            }
+            machine.onControlThread(() -> {
+                machine.finishOutgoingMigrationOnControlThread();
+                return null;
+            }).get();
+            endNanos = System.nanoTime();
+            Log.info("migration to " + uri + " completed: " + finalStats.transferred() + " bytes in "
+                    + finalStats.totalTimeMillis() + " ms, downtime " + finalStats.downtimeMillis() + " ms");
+            setStatus(MigrationStatus.COMPLETED);
+        } catch (MigrationException e) {
+            finish(e.cancelled() && abortReason == null, abortReason != null ? abortReason : e.getMessage());
+        } catch (IOException e) {
+            finish(false, "cannot connect to " + uri + ": " + (e.getMessage() == null ? e : e.getMessage()));
+        } catch (ExecutionException | InterruptedException | RuntimeException e) {
+            Throwable c = e instanceof ExecutionException ? e.getCause() : e;
+            finish(false, "migration failed: " + c);
+        } finally {
+            closeQuietly(main);
+            ram.forEach(OutgoingMigration::closeQuietly);
+            machine.throttle(0);
+        }
+    }
+
+    private void finish(boolean wasCancelled, String reason) {
+        endNanos = System.nanoTime();
+        if (wasCancelled || cancelled && abortReason == null) {
+            Log.info("migration to " + uri + " cancelled");
+            setStatus(MigrationStatus.CANCELLED);
+        } else {
+            errorDesc = reason;
+            Log.info("migration to " + uri + " failed: " + reason);
+            setStatus(MigrationStatus.FAILED);
+        }
+    }
+
+    private MigrationChannel open() throws IOException {
+        if (uri instanceof MigrationUri.Fd f) {
+            return new FdChannel(fd, "fd:" + f.name());
+        }
+        if (uri instanceof MigrationUri.File f) {
+            return FileMigrationChannel.create(f.path());
+        }
+        return SocketTransport.connect(uri);
+    }
+
+    private static void closeQuietly(MigrationChannel c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+    }
+
+    // ---- SwitchoverHooks (migration thread) ----
+
+    @Override
+    public void stopGuest() {
+        stateBefore = machine.onControlThread(machine::stopForMigrationOnControlThread).join();
+        if (settings.has("pause-before-switchover")) {
+            setStatus(MigrationStatus.PRE_SWITCHOVER);
+            try {
+                continued.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (cancelled || abortReason != null) {
+                resumeGuest();
+                throw new CancellationException("migration cancelled");
+            }
+            setStatus(MigrationStatus.DEVICE);
+        }
+    }
+
+    @Override
+    public void resumeGuest() {
+        RunState before = stateBefore;
+        if (before != null) {
+            machine.onControlThread(() -> {
+                machine.resumeAfterMigrationOnControlThread(before);
+                return null;
+            }).join();
+        }
+    }
+
+    @Override
+    public void writeFinalState(RecordSink sink) throws IOException {
+        List<VcpuState> vcpus;
+        List<StateSection> devices;
+        long[] pageStates;
+        try {
+            vcpus = machine.onControlThread(machine::saveVcpusOnControlThread).get();
+            devices = machine.onControlThread(machine::saveDevicesOnControlThread).get();
+            pageStates = machine.pageStates().snapshot();
+        } catch (InterruptedException | ExecutionException e) {
+            throw new IOException("cannot save the machine state: " + e.getMessage(), e);
+        }
+        for (int i = 0; i < vcpus.size(); i++) {
+            StateSection cpu = new StateSection(Payloads.VCPU_SECTION, Payloads.VCPU_SECTION_VERSION, 1,
+                    StateSectionCodec.stateOf(vcpus.get(i)), Map.of());
+            sink.write(RecordType.VCPU, Payloads.vcpu(i, cpu));
+        }
+        for (StateSection d : devices) {
+            sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(d)));
+        }
+        sink.write(RecordType.PAGE_STATE, Payloads.pageStates(machine.pageStates().pageCount(), pageStates));
+    }
+
+    @Override
+    public void throttle(int percent) {
+        machine.throttle(Math.min(percent, settings.maxCpuThrottle()));
+    }
+
+    @Override
+    public void passCompleted(int pass) {
+        controller.notifyPass(pass + 1);
+    }
+
+    MigrationInfo info() {
+        PrecopyEngine e = engine;
+        MigrationStats stats = finalStats != null ? finalStats : e == null ? null : e.stats();
+        long end = endNanos == 0 ? System.nanoTime() : endNanos;
+        return new MigrationInfo(status, false, setupMillis, (end - startNanos) / 1_000_000,
+                stats == null ? 0 : stats.downtimeMillis(), stats, errorDesc, machine.throttlePercent(), null, 0);
+    }
+}
