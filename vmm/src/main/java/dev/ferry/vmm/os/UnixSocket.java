@@ -43,6 +43,8 @@ public final class UnixSocket implements AutoCloseable {
 
     private static native int chmod(String path, int mode);
 
+    private static native int socketpair(int domain, int type, int protocol, int[] sv);
+
     static final int AF_UNIX = 1;
     static final int SOCK_STREAM = 1;
     static final int SOCK_CLOEXEC = 0x80000;
@@ -58,6 +60,18 @@ public final class UnixSocket implements AutoCloseable {
     static final int MSGHDR_SIZE = 56;
     static final int CMSG_HEADER = 16;
     /** Descriptors accepted in one message; more are closed by the kernel (MSG_CTRUNC). */
+    /**
+     * Two connected unix stream sockets (socketpair(2)), close-on-exec; the caller owns both
+     * descriptors. Management hands one end to each VMM of an fd: migration.
+     */
+    public static int[] socketPair() {
+        int[] sv = new int[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            throw NativeException.lastError("socketpair");
+        }
+        return sv;
+    }
+
     public static final int MAX_FDS = 16;
 
     private final int fd;

@@ -65,11 +65,16 @@ public final class MigrationController {
         return settings;
     }
 
-    /** Whether a migration is under way (capabilities and some parameters cannot change then). */
+    /**
+     * Whether a migration is under way (capabilities and some parameters cannot change then). A
+     * target that only listens is not: libvirt and QEMU users set the target's capabilities
+     * after -incoming URI, before the source connects.
+     */
     public boolean active() {
         OutgoingMigration o = outgoing;
         IncomingMigration i = incoming;
-        return (o != null && o.status().inProgress()) || (i != null && i.status().inProgress());
+        return (o != null && o.status().inProgress())
+                || (i != null && i.status().inProgress() && i.status() != MigrationStatus.SETUP);
     }
 
     public void setCapabilities(java.util.Set<String> caps) {
