@@ -75,7 +75,7 @@ public final class TargetSession {
             receive(machine);
         } catch (IOException | StreamException | StateException | PageBatchException | RuntimeException e) {
             Exception first = failure.compareAndSet(null, e) ? e : failure.get();
-            refuse(first);
+            refuse(first, true);
             throw new MigrationException(aborted ? "incoming migration cancelled" : reason(first), aborted, first);
         } finally {
             for (MigrationChannel c : channels) {
@@ -120,9 +120,8 @@ public final class TargetSession {
                 ramConnections.add(byIndex[i]);
             }
         }
-        mainChannel = main.ch;
-        if (!(main.ch instanceof FileMigrationChannel)) {
-            answer = new StreamWriter(main.ch);
+        if (main.ch != mainChannel) {
+            answerOn(main.ch);
         }
         Record config = main.channel == null ? main.first : main.reader.next();
         if (config.type() != RecordType.CONFIG) {
@@ -186,20 +185,49 @@ public final class TargetSession {
         }
     }
 
-    /** Tells the source why (best effort: the connection may be what failed). */
-    private void refuse(Exception e) {
+    /** How long a refusing target keeps reading so its ERROR is not lost to a connection reset. */
+    static final long LINGER_MS = 3_000;
+
+    /**
+     * Tells the source why (best effort: the connection may be what failed). The ERROR is
+     * followed by end-of-stream, and the main channel is drained until the source closes it:
+     * closing a socket with unread input would reset the connection, and a reset can destroy
+     * the ERROR before the source has read it.
+     */
+    private void refuse(Exception e, boolean onMainThread) {
         StreamWriter w = answer;
+        MigrationChannel main = mainChannel;
         if (w != null) {
             synchronized (w) {
                 try {
                     w.writeHeader();
                     w.writeRecord(RecordType.ERROR, 0, Payloads.error(reason(e)));
+                    main.finishOutput();
                 } catch (IOException | RuntimeException ignored) {
                     // the source will see the connection close instead
                 }
             }
         }
-        channels.forEach(MigrationChannel::abort);
+        for (MigrationChannel c : channels) {
+            if (c != main) {
+                c.abort();
+            }
+        }
+        if (main == null) {
+            return;
+        }
+        java.util.concurrent.CompletableFuture.delayedExecutor(LINGER_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
+                .execute(main::abort);
+        if (onMainThread) {
+            ByteBuffer sink = ByteBuffer.allocateDirect(64 * 1024);
+            try {
+                while (main.read(sink.clear()) >= 0) {
+                    // discard until the source closes (or the linger time aborts the channel)
+                }
+            } catch (IOException ignored) {
+                // closed or aborted
+            }
+        }
     }
 
     /** One accepted channel, its header read and its first record looked at. */
@@ -227,9 +255,18 @@ public final class TargetSession {
         }
     }
 
+    /** The return path goes on {@code ch}: the first connection until the multifd main channel is known. */
+    private void answerOn(MigrationChannel ch) {
+        mainChannel = ch;
+        answer = ch instanceof FileMigrationChannel ? null : new StreamWriter(ch);
+    }
+
     private Connection connect() throws IOException, StreamException {
         MigrationChannel ch = acceptor.accept();
         channels.add(ch);
+        if (mainChannel == null) {
+            answerOn(ch);
+        }
         if (aborted) {
             ch.abort();
         }
@@ -274,7 +311,7 @@ public final class TargetSession {
                 }
             } catch (IOException | StreamException | PageBatchException | RuntimeException e) {
                 if (failure.compareAndSet(null, e)) {
-                    refuse(e);
+                    refuse(e, false);
                 }
                 passes.forceTermination();
             }

@@ -15,6 +15,12 @@ public interface MigrationChannel extends ByteChannel, GatheringByteChannel {
      */
     void abort();
 
+    /**
+     * Sends end-of-stream after what was written (shutdown(SHUT_WR) on a socket), so the peer
+     * reads everything before it sees the end; reading goes on.
+     */
+    default void finishOutput() throws java.io.IOException { }
+
     /** A short description for messages, e.g. "tcp:127.0.0.1:4444". */
     String describe();
 }

@@ -46,6 +46,11 @@ final class SocketMigrationChannel implements MigrationChannel {
     }
 
     @Override
+    public void finishOutput() throws IOException {
+        socket.shutdownOutput();
+    }
+
+    @Override
     public String describe() {
         return description;
     }

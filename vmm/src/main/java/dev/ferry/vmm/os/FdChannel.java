@@ -33,6 +33,7 @@ public final class FdChannel implements MigrationChannel {
     private static native int shutdown(int fd, int how);
 
     static final int MSG_NOSIGNAL = 0x4000;
+    static final int SHUT_WR = 1;
     static final int SHUT_RDWR = 2;
     static final int ENOTSOCK = 88;
     static final int EINTR = 4;
@@ -171,6 +172,11 @@ public final class FdChannel implements MigrationChannel {
     @Override
     public void abort() {
         shutdown(fd, SHUT_RDWR);
+    }
+
+    @Override
+    public void finishOutput() {
+        shutdown(fd, SHUT_WR);
     }
 
     @Override
