@@ -27,13 +27,17 @@ public final class QmpClient implements AutoCloseable {
 
     private final AutoCloseable connection;
     private final OutputStream out;
+    /** The monitor socket when it is a unix one (descriptors can be passed), else null. */
+    private final UnixSocket unix;
     private final BlockingQueue<JsonNode> replies = new LinkedBlockingQueue<>();
     private volatile Consumer<JsonNode> eventListener = e -> { };
     private final JsonNode greeting;
     private long nextId = 1;
 
-    private QmpClient(AutoCloseable connection, InputStream in, OutputStream out) throws IOException {
+    private QmpClient(AutoCloseable connection, UnixSocket unix, InputStream in, OutputStream out)
+            throws IOException {
         this.connection = connection;
+        this.unix = unix;
         this.out = out;
         Thread reader = new Thread(() -> readLoop(in), "qmp-client-reader");
         reader.setDaemon(true);
@@ -58,7 +62,7 @@ public final class QmpClient implements AutoCloseable {
                 throw new IOException("expected tcp:HOST:PORT, got " + target);
             }
             Socket s = new Socket(hp.substring(0, c), Integer.parseInt(hp.substring(c + 1)));
-            return new QmpClient(s, s.getInputStream(), s.getOutputStream());
+            return new QmpClient(s, null, s.getInputStream(), s.getOutputStream());
         }
         String path = target.startsWith("unix:") ? target.substring(5) : target;
         UnixSocket u;
@@ -68,7 +72,7 @@ public final class QmpClient implements AutoCloseable {
             throw new IOException(e.getMessage(), e);
         }
         // Closing only shuts the socket down; the reader thread, its last user, releases it.
-        return new QmpClient(u::shutdown, u.inputStream(), u.outputStream());
+        return new QmpClient(u::shutdown, u, u.inputStream(), u.outputStream());
     }
 
     private void readLoop(InputStream in) {
@@ -128,10 +132,36 @@ public final class QmpClient implements AutoCloseable {
         return send(req);
     }
 
+    /**
+     * Like {@link #execute}, with {@code fds} attached (SCM_RIGHTS) to the request's own bytes, as
+     * libvirt sends getfd; the server keeps its own copies, the caller still owns {@code fds}.
+     * Only a unix monitor can carry descriptors.
+     */
+    public synchronized JsonNode executeWithFds(String command, ObjectNode args, int... fds) throws IOException {
+        if (unix == null) {
+            throw new IOException("descriptors can only be passed over a unix socket monitor");
+        }
+        ObjectNode req = JSON.createObjectNode().put("execute", command);
+        if (args != null && !args.isEmpty()) {
+            req.set("arguments", args);
+        }
+        req.put("id", nextId++);
+        try {
+            unix.sendWithFds((JSON.writeValueAsString(req) + "\n").getBytes(StandardCharsets.UTF_8), fds);
+        } catch (RuntimeException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        return awaitReply();
+    }
+
     /** Sends a request object as given (its own id, if any) and waits for the reply. */
     public synchronized JsonNode send(ObjectNode request) throws IOException {
         out.write((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
         out.flush();
+        return awaitReply();
+    }
+
+    private JsonNode awaitReply() throws IOException {
         try {
             JsonNode r = replies.poll(60, TimeUnit.SECONDS);
             if (r == null) {
