@@ -12,4 +12,13 @@ public interface GuestPages {
 
     /** A view of page {@code index} (4096 bytes from its position); no copy. */
     ByteBuffer page(long index);
+
+    /**
+     * Pages that may hold data (bit i of word i/64), or null if unknown. The others are known
+     * to be zero without reading them (never-touched RAM); the first pass does not send them,
+     * and the target starts from zeroed RAM.
+     */
+    default long[] populated() {
+        return null;
+    }
 }

@@ -94,8 +94,11 @@ public final class PrecopyEngine {
         boolean guestStopped = false;
         dirtyLog.start();
         try {
-            long[] all = allPages();
-            long[] toSend = all;
+            long[] populated = ram.populated();
+            long[] toSend = populated != null ? populated : allPages();
+            // Pages known to be zero are not sent at all (the target starts zeroed); they
+            // count as duplicate (zero) pages, as QEMU counts zero pages.
+            duplicate += ram.pageCount() - count(toSend);
             long downtimeStart = 0;
             while (true) {
                 passes++;

@@ -11,6 +11,12 @@ public interface IncomingMachine {
     /** The target's own configuration, compared with the stream's CONFIG record. */
     MachineIdentity identity();
 
+    /**
+     * Sets all guest RAM to zero, cheaply (the source does not send pages it knows are zero).
+     * Called once the CONFIG record is accepted, before the first page.
+     */
+    void clearRam();
+
     /** Where RAM pages go. */
     PageSink pages();
 

@@ -132,6 +132,7 @@ public final class TargetSession {
         if (!mismatches.isEmpty()) {
             throw new StateException("the source machine does not match this one: " + String.join("; ", mismatches));
         }
+        machine.clearRam();
         RamReceivers receivers = ramConnections.isEmpty() ? null : new RamReceivers(ramConnections, machine);
         StateSection[] vcpus = new StateSection[source.vcpus()];
         List<StateSection> devices = new ArrayList<>();

@@ -180,6 +180,13 @@ final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
         }
 
         @Override
+        public void clearRam() {
+            memory.clear();
+            memory.put(new byte[memory.capacity()]);
+            memory.clear();
+        }
+
+        @Override
         public PageSink pages() {
             return this;
         }

@@ -84,6 +84,11 @@ public final class LibC {
 
     public static native int ftruncate(int fd, long length);
 
+    public static final int SEEK_DATA = 3;
+    public static final int SEEK_HOLE = 4;
+
+    public static native long lseek(int fd, long offset, int whence);
+
     public static native int fallocate(int fd, int mode, long offset, long length);
 
     public static native int madvise(long addr, long length, int advice);

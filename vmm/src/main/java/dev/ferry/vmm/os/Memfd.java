@@ -70,6 +70,32 @@ public final class Memfd implements AutoCloseable {
         }
     }
 
+    /**
+     * Which pages of the file hold data (bit i of word i/64: page i is allocated); the rest are
+     * holes, which read as zero. Found with lseek(2) SEEK_DATA/SEEK_HOLE, without touching
+     * memory: reading a hole of a memfd through a mapping would allocate it.
+     */
+    public long[] dataPages(int pageSize) {
+        long pages = size / pageSize;
+        long[] bits = new long[(int) ((pages + 63) / 64)];
+        long offset = 0;
+        while (offset < size) {
+            long data = LibC.lseek(fd(), offset, LibC.SEEK_DATA);
+            if (data < 0) {
+                break;      // ENXIO: no data beyond offset
+            }
+            long hole = LibC.lseek(fd(), data, LibC.SEEK_HOLE);
+            if (hole < 0) {
+                hole = size;
+            }
+            for (long p = data / pageSize; p < (hole + pageSize - 1) / pageSize && p < pages; p++) {
+                bits[(int) (p >>> 6)] |= 1L << p;
+            }
+            offset = hole;
+        }
+        return bits;
+    }
+
     /** Closes the fd. Existing mappings stay valid (the kernel keeps the file while mapped). */
     @Override
     public void close() {

@@ -26,6 +26,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * One incoming migration: listens (or takes the fd or file), receives the stream into the
@@ -167,10 +168,23 @@ final class IncomingMigration implements IncomingMachine {
         return machine.identity();
     }
 
+    /** Pages written since clearRam(): a zero marker for any other page needs no work. */
+    private volatile AtomicLongArray written = new AtomicLongArray(0);
+
+    @Override
+    public void clearRam() {
+        // Punching the whole file frees what an earlier (failed) attempt or the boot loader
+        // wrote; untouched pages then cost nothing, on the host or in the stream.
+        GuestRam ram = machine.ram();
+        ram.discard();
+        written = new AtomicLongArray((int) ((machine.pageStates().pageCount() + 63) / 64));
+    }
+
     @Override
     public PageSink pages() {
         GuestRam ram = machine.ram();
         MemoryLayout layout = ram.layout();
+        AtomicLongArray w = written;
         return new PageSink() {
             @Override
             public boolean isRam(long gpa) {
@@ -180,11 +194,18 @@ final class IncomingMigration implements IncomingMachine {
             @Override
             public void write(long gpa, ByteBuffer page) {
                 ram.view(gpa, (int) MemoryLayout.PAGE_SIZE).put(page.duplicate());
+                long p = gpa / MemoryLayout.PAGE_SIZE;
+                if ((w.get((int) (p >>> 6)) & (1L << p)) == 0) {
+                    w.getAndUpdate((int) (p >>> 6), x -> x | (1L << p));
+                }
             }
 
             @Override
             public void zero(long gpa) {
-                ram.zero(gpa, MemoryLayout.PAGE_SIZE);
+                long p = gpa / MemoryLayout.PAGE_SIZE;
+                if ((w.get((int) (p >>> 6)) & (1L << p)) != 0) {
+                    ram.zero(gpa, MemoryLayout.PAGE_SIZE);
+                }
             }
         };
     }

@@ -49,6 +49,12 @@ public final class RamPages implements GuestPages {
         return r.guestPhysicalAddress() + (index * PAGE - r.fileOffset());
     }
 
+    /** File page i is RAM page i (the ranges lie back to back in the memfd). */
+    @Override
+    public long[] populated() {
+        return ram.memfd().dataPages((int) PAGE);
+    }
+
     @Override
     public ByteBuffer page(long index) {
         return ram.view(address(index), (int) PAGE);
