@@ -55,6 +55,9 @@ final class OutgoingMigration implements SwitchoverHooks {
     private volatile long endNanos;
     private volatile MigrationStats finalStats;
     private volatile RunState stateBefore;
+    /** Switchover: from the vCPUs' stop to the target's acknowledgement (the guest runs nowhere). */
+    private volatile long stopNanos;
+    private volatile long downtimeMillis;
 
     OutgoingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd,
                       MigrationSettings settings) {
@@ -150,6 +153,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             controller.notifyPass(1);
             try {
                 finalStats = s.run(e, this);
+                downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
             } finally {
                 s.close();
             }
@@ -159,7 +163,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             }).get();
             endNanos = System.nanoTime();
             Log.info("migration to " + uri + " completed: " + finalStats.transferred() + " bytes in "
-                    + finalStats.totalTimeMillis() + " ms, downtime " + finalStats.downtimeMillis() + " ms");
+                    + finalStats.totalTimeMillis() + " ms, downtime " + downtimeMillis + " ms");
             setStatus(MigrationStatus.COMPLETED);
         } catch (MigrationException e) {
             finish(e.cancelled() && abortReason == null, abortReason != null ? abortReason : e.getMessage());
@@ -211,6 +215,7 @@ final class OutgoingMigration implements SwitchoverHooks {
 
     @Override
     public void stopGuest() {
+        stopNanos = System.nanoTime();
         stateBefore = machine.onControlThread(machine::stopForMigrationOnControlThread).join();
         if (settings.has("pause-before-switchover")) {
             setStatus(MigrationStatus.PRE_SWITCHOVER);
@@ -276,6 +281,6 @@ final class OutgoingMigration implements SwitchoverHooks {
         MigrationStats stats = finalStats != null ? finalStats : e == null ? null : e.stats();
         long end = endNanos == 0 ? System.nanoTime() : endNanos;
         return new MigrationInfo(status, false, setupMillis, (end - startNanos) / 1_000_000,
-                stats == null ? 0 : stats.downtimeMillis(), stats, errorDesc, machine.throttlePercent(), null, 0);
+                downtimeMillis, stats, errorDesc, machine.throttlePercent(), null, 0);
     }
 }
