@@ -38,6 +38,10 @@ public final class Main {
             return dev.ferry.vmm.qmpclient.QmpShell.run(java.util.Arrays.copyOfRange(args, 1, args.length),
                     System.out, System.err);
         }
+        if (args.length > 0 && args[0].equals("migrate")) {
+            return dev.ferry.vmm.qmpclient.MigrateCommand.run(java.util.Arrays.copyOfRange(args, 1, args.length),
+                    System.out, System.err);
+        }
         CliRequest request;
         try {
             request = CommandLine.parse(args);

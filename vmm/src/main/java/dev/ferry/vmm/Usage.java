@@ -46,5 +46,6 @@ final class Usage {
             Other:
               -version, -help
               ferry qmp SOCKET [COMMAND [key=value ...]]   QMP client and interactive shell
+              ferry migrate --from SRC_QMP --to DST_QMP [...]  live migration, as libvirt does it
             """;
 }

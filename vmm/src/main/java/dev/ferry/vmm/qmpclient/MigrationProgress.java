@@ -15,7 +15,7 @@ final class MigrationProgress {
     /** Cells of the bar on a terminal of at least {@link #WIDE} columns, and on a narrower one. */
     static final int BAR_CELLS = 20;
     static final int NARROW_BAR_CELLS = 10;
-    static final int WIDE = 100;
+    static final int WIDE = 120;
 
     private MigrationProgress() {}
 
@@ -45,10 +45,13 @@ final class MigrationProgress {
 
     /**
      * The single line redrawn on a terminal, at most {@code width} - 1 characters (a full line
-     * would wrap on some terminals): trailing fields that do not fit are left out, least
-     * important last.
+     * wraps on some terminals). Fields that do not fit are left out from the end; they come in
+     * order of importance: progress, throughput, expected downtime, throttle, dirty rate.
      */
     static String bar(MigrationFigures f, int width) {
+        if (ended(f)) {
+            return fit(List.of(f.status()), width);
+        }
         if (!f.hasRam()) {
             return fit(List.of(phase(f) + ": waiting for the first pages"), width);
         }
@@ -56,16 +59,27 @@ final class MigrationProgress {
         List<String> fields = new ArrayList<>();
         fields.add(phase(f) + " " + gauge(f.firstPassPercent(), cells)
                 + String.format(Locale.ROOT, " %3d%%", f.firstPassPercent()));
-        fields.add(size(f.transferred()) + " / " + size(f.total()));
+        fields.add(sizes(f.transferred(), f.total()));
         fields.add(throughput(f.mbps()));
-        if (!f.status().equals("completed")) {
+        boolean copying = !f.status().equals("completed");
+        if (copying) {
             fields.add("downtime ~" + f.expectedDowntimeMillis() + " ms");
-            fields.add("dirty " + rate(f.dirtyBytesPerSecond()));
         }
         if (f.throttlePercent() > 0) {
             fields.add("throttle " + f.throttlePercent() + "%");
         }
+        if (copying) {
+            fields.add("dirty " + rate(f.dirtyBytesPerSecond()));
+        }
         return fit(fields, width);
+    }
+
+    /** "12.0 / 96.0 MiB", or "120.0 MiB / 1.00 GiB" when the units differ. */
+    static String sizes(long part, long whole) {
+        String a = size(part);
+        String b = size(whole);
+        String unitA = a.substring(a.indexOf(' '));
+        return unitA.equals(b.substring(b.indexOf(' '))) ? a.substring(0, a.indexOf(' ')) + " / " + b : a + " / " + b;
     }
 
     private static String fit(List<String> fields, int width) {
@@ -84,6 +98,11 @@ final class MigrationProgress {
         return b.toString();
     }
 
+    /** Failed or cancelled: the figures no longer mean anything to the operator. */
+    private static boolean ended(MigrationFigures f) {
+        return f.status().equals("failed") || f.status().equals("cancelled");
+    }
+
     /** What the migration is doing, for the start of a line. */
     static String phase(MigrationFigures f) {
         return switch (f.status()) {
@@ -98,20 +117,23 @@ final class MigrationProgress {
     static String line(MigrationFigures f, long elapsedMillis) {
         StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "[%6.1f s] ", elapsedMillis / 1000.0));
         b.append(f.status());
-        if (!f.hasRam()) {
+        if (!f.hasRam() || ended(f)) {
             return b.toString();
         }
+        boolean copying = !f.status().equals("completed");
         if (f.status().equals("active")) {
             b.append(", pass ").append(f.pass());
         }
-        b.append(": ").append(size(f.transferred())).append(" / ").append(size(f.total())).append(" sent")
-                .append(", first pass ").append(f.firstPassPercent()).append('%')
-                .append(", ").append(throughput(f.mbps()))
-                .append(", dirty ").append(rate(f.dirtyBytesPerSecond()));
-        if (f.dirtySyncCount() > 0 && !f.status().equals("completed")) {
-            b.append(", remaining ").append(size(f.remaining()));
+        b.append(": ").append(sizes(f.transferred(), f.total())).append(" sent");
+        if (copying) {
+            b.append(", first pass ").append(f.firstPassPercent()).append('%');
         }
-        if (!f.status().equals("completed")) {
+        b.append(", ").append(throughput(f.mbps()));
+        if (copying) {
+            b.append(", dirty ").append(rate(f.dirtyBytesPerSecond()));
+            if (f.dirtySyncCount() > 0) {
+                b.append(", remaining ").append(size(f.remaining()));
+            }
             b.append(", expected downtime ").append(f.expectedDowntimeMillis()).append(" ms");
         }
         if (f.throttlePercent() > 0) {
