@@ -41,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchlib import (BenchError, ELF, JAR, QEMU, STARTED, TARGET, foreign_vmms, jar_stamp,
+from benchlib import (BenchError, ELF, JAR, QEMU, ROOT, STARTED, TARGET, foreign_vmms, jar_stamp,
                       launcher_java_command, log, make_snapshot, session_pids, spawn, stop)
 
 VMMS = ("qemu-microvm", "qemu-pc", "ferry")
@@ -157,6 +157,10 @@ def vmm_argv(opts, vmm, ram, workload, d, role):
             "-nodefaults", "-no-user-config", *args]
 
 
+def event_time(e):
+    return e["timestamp"]["seconds"] + e["timestamp"]["microseconds"] / 1e6
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -175,7 +179,8 @@ def migrate_once(opts, row, run):
     vmm, ram, wl, mode = row
     d = Path(opts.tmp) / f"{vmm}-{ram}-{wl}-{mode}-run{run}"
     d.mkdir()
-    res = {"vmm": vmm, "ram": ram, "workload": wl, "mode": mode, "run": run, "ok": False}
+    res = {"vmm": vmm, "ram": ram, "workload": wl, "mode": mode, "run": run, "ok": False,
+           "downtime_limit": opts.downtime_limit}
     workload = f"{opts.workloads[wl]} hb={opts.hb}"
     procs, qmps = {}, {}
     phase = "start"
@@ -233,23 +238,35 @@ def migrate_once(opts, row, run):
                 raise BenchError(f"not finished after --timeout {opts.timeout:g} s (status {info.get('status')}, "
                                  f"{info.get('ram', {}).get('dirty-sync-count')} passes)")
             time.sleep(0.02)
-        res["wall_ms"] = (time.monotonic() - t0) * 1000
-        res["query_migrate"] = info
+        res["completed_ms"] = (time.monotonic() - t0) * 1000
         if info["status"] != "completed":
+            res["query_migrate"] = info
             raise BenchError(f"status {info['status']}: {info.get('error-desc', '')}{stderr_tail(d / 'source.log')}")
+
+        # The source's 'completed' does not mean the target runs: it may still be loading.
+        phase = "target resume"
+        resume_deadline = time.monotonic() + 10
+        while (status := qmps["target"].cmd("query-status").get("status")) != "running":
+            if status in ("internal-error", "shutdown", "guest-panicked") or time.monotonic() > resume_deadline:
+                raise BenchError(f"target run state is {status!r}, not 'running'{stderr_tail(d / 'target.log')}")
+            time.sleep(0.005)
+        res["wall_ms"] = (time.monotonic() - t0) * 1000
+
+        # QEMU sets 'completed' before it fills in total-time and downtime (until then 0): ask again.
+        retry_until = time.monotonic() + 2
+        while not info.get("total-time") and time.monotonic() < retry_until:
+            time.sleep(0.01)
+            info = qmps["source"].cmd("query-migrate")
+        res["query_migrate"] = info
         ram_info = info.get("ram", {})
         res.update(total_ms=info.get("total-time"), downtime_ms=info.get("downtime"),
                    setup_ms=info.get("setup-time"), transferred=ram_info.get("transferred"),
                    passes=ram_info.get("dirty-sync-count"), mbps=ram_info.get("mbps"))
-        missing = [k for k in ("total_ms", "downtime_ms", "transferred") if res[k] is None]
-        if missing:
-            raise BenchError(f"query-migrate lacks {missing}: {info}")
-        res["throughput_mb_s"] = res["transferred"] / 1e6 / (res["total_ms"] / 1000) if res["total_ms"] else None
+        if not res["total_ms"] or res["downtime_ms"] is None or res["transferred"] is None:
+            raise BenchError(f"query-migrate lacks total-time, downtime or ram.transferred: {info}")
+        res["throughput_mb_s"] = res["transferred"] / 1e6 / (res["total_ms"] / 1000)
 
         phase = "verify"
-        status = qmps["target"].cmd("query-status")
-        if status.get("status") != "running":
-            raise BenchError(f"target run state is {status.get('status')!r}, not 'running'")
         src_serial.poll()
         last = src_serial.hbs[-1]["hb"]
         tgt_serial = Serial(d / "target.serial")
@@ -257,6 +274,13 @@ def migrate_once(opts, row, run):
                              procs["target"], f"a target heartbeat after the source's hb={last}")
         if hb["errors"] or any(h["errors"] for h in tgt_serial.hbs + src_serial.hbs):
             raise BenchError(f"guest counted page errors: {hb}")
+        # Guest pause as both VMMs' events show it (host wall clock): source STOP -> target RESUME.
+        for q in qmps.values():
+            q.cmd("query-status")                          # collects events sent after the last reply
+        stops = [e for e in qmps["source"].events if e["event"] == "STOP"]
+        resumes = [e for e in qmps["target"].events if e["event"] == "RESUME"]
+        if stops and resumes:
+            res["pause_ms"] = (event_time(resumes[0]) - event_time(stops[-1])) * 1000
         res.update(source_last_hb=last, target_hb=hb["hb"], ok=True)
     except (BenchError, OSError, ValueError) as e:
         res["error"] = f"{vmm}: migrate failed ({phase}): {e}"
@@ -346,7 +370,7 @@ def loopback_ceiling(streams, total_bytes, timeout):
 # Summary and report
 # ------------------------------------------------------------------------------------------
 
-FIELDS = ("total_ms", "downtime_ms", "setup_ms", "wall_ms", "transferred", "throughput_mb_s", "passes")
+FIELDS = ("total_ms", "downtime_ms", "pause_ms", "setup_ms", "wall_ms", "completed_ms", "transferred", "throughput_mb_s", "passes")
 
 
 def summarize(results, rows):
@@ -355,7 +379,8 @@ def summarize(results, rows):
         rs = [r for r in results if (r["vmm"], r["ram"], r["workload"], r["mode"]) == row]
         ok = [r for r in rs if r["ok"]]
         s = {"vmm": row[0], "ram": row[1], "workload": row[2], "mode": row[3], "runs": len(rs), "ok": len(ok),
-             "errors": [r["error"] for r in rs if not r["ok"]]}
+             "errors": [r["error"] for r in rs if not r["ok"]],
+             "downtime_over_limit": sum(1 for r in ok if r["downtime_ms"] > r["downtime_limit"])}
         for f in FIELDS:
             vals = [r[f] for r in ok if r.get(f) is not None]
             if vals:
@@ -363,7 +388,7 @@ def summarize(results, rows):
         out.append(s)
     # Ratios against QEMU's best: the lower median of microvm/pc, single/multifd, same RAM+workload.
     for s in out:
-        for f in ("total_ms", "downtime_ms"):
+        for f in ("total_ms", "downtime_ms", "pause_ms"):
             best = [q[f]["median"] for q in out if q["vmm"].startswith("qemu") and f in q
                     and (q["ram"], q["workload"]) == (s["ram"], s["workload"])]
             if best and f in s and min(best) > 0:
@@ -386,27 +411,34 @@ def print_report(opts, summary, ceilings):
     print(f"Live migration over loopback TCP, -smp {opts.smp}, {opts.runs} interleaved run(s) per row: "
           f"median (min-max); multifd = {opts.channels} channels; downtime-limit {opts.downtime_limit} ms")
     print(f"workloads: idle = '{opts.workloads['idle']}', busy = '{opts.workloads['busy']}' (hb={opts.hb} ms)")
-    cols = [("VMM", 13), ("RAM", 4), ("load", 5), ("mode", 8), ("ok", 4), ("total ms", 18), ("downtime ms", 15),
-            ("setup ms", 11), ("wall ms", 18), ("MB sent", 17), ("MB/s", 17), ("passes", 9),
-            ("total/qbest", 12), ("down/qbest", 11)]
+    cols = [("VMM", 12), ("RAM", 3), ("load", 4), ("mode", 7), ("ok", 3), ("total ms", 16), ("downtime ms", 13),
+            ("pause ms", 13), ("setup ms", 9), ("wall ms", 16), ("MB sent", 14), ("MB/s", 14), ("passes", 7),
+            ("total/qb", 8), ("down/qb", 7), ("pause/qb", 8)]
     print("  ".join(f"{n:<{w}}" if i < 4 else f"{n:>{w}}" for i, (n, w) in enumerate(cols)))
     print("-" * (sum(w for _, w in cols) + 2 * (len(cols) - 1)))
     for s in summary:
         vals = [s["vmm"], s["ram"], s["workload"], s["mode"], f"{s['ok']}/{s['runs']}",
-                cell(s, "total_ms", "{:.0f}"), cell(s, "downtime_ms", "{:.0f}"), cell(s, "setup_ms", "{:.0f}"),
+                cell(s, "total_ms", "{:.0f}"), cell(s, "downtime_ms", "{:.0f}"), cell(s, "pause_ms", "{:.0f}"),
+                cell(s, "setup_ms", "{:.0f}"),
                 cell(s, "wall_ms", "{:.0f}"), cell(s, "transferred", "{:.0f}", 1e6),
                 cell(s, "throughput_mb_s", "{:.0f}"), cell(s, "passes", "{:.0f}"),
-                ratio(s, "total_ms_vs_qemu_best"), ratio(s, "downtime_ms_vs_qemu_best")]
+                ratio(s, "total_ms_vs_qemu_best"), ratio(s, "downtime_ms_vs_qemu_best"),
+                ratio(s, "pause_ms_vs_qemu_best")]
         print("  ".join(f"{v:<{w}}" if i < 4 else f"{v:>{w}}" for i, (v, (_, w)) in enumerate(zip(vals, cols))))
     print()
-    print("total/downtime/setup: the source's query-migrate; wall: from sending 'migrate' to seeing 'completed' "
-          "(20 ms polls); MB = 10^6 bytes (ram.transferred); MB/s = transferred / total-time; passes = "
-          "dirty-sync-count; x/qbest = median over the best QEMU median (microvm or pc, single or multifd) "
+    print("total/downtime/setup: the source's query-migrate (each VMM's own definition); pause: the source's STOP "
+          "event to the target's RESUME event (event timestamps, host clock; the same method for every VMM); wall: from sending 'migrate' until the target's "
+          "query-status says 'running' (client clock); MB = 10^6 bytes (ram.transferred); MB/s = transferred / total-time; passes = "
+          "dirty-sync-count; x/qb = median over the best QEMU median (microvm or pc, single or multifd) "
           "for the same RAM and workload")
     for c in ceilings:
         print(f"loopback TCP ceiling, Python, {c['streams']} stream(s), {c['bytes'] / 2**30:.0f} GiB: "
               f"{c['gb_s']:.2f} GB/s ({c['gb_s'] * 1000:.0f} MB/s); CPU s sender {c['sender_user_s']:.2f} user "
               f"{c['sender_sys_s']:.2f} sys, receiver {c['receiver_user_s']:.2f} user {c['receiver_sys_s']:.2f} sys")
+    for s in summary:
+        if s["downtime_over_limit"]:
+            print(f"downtime above the {opts.downtime_limit} ms limit: {s['vmm']} {s['ram']} {s['workload']} "
+                  f"{s['mode']} in {s['downtime_over_limit']} of {s['ok']} runs")
     for s in summary:
         for e in dict.fromkeys(s["errors"]):
             print(f"FAILED ({s['errors'].count(e)}x): {s['ram']} {s['workload']} {s['mode']}: {e}")
@@ -523,7 +555,7 @@ def main():
                 results.append(r)
                 if r["ok"]:
                     log(f"  total {r['total_ms']} ms, downtime {r['downtime_ms']} ms, setup {r['setup_ms']} ms, "
-                        f"{r['transferred'] / 1e6:.0f} MB, {r['throughput_mb_s'] or 0:.0f} MB/s, {r['passes']} passes; "
+                        f"{r['transferred'] / 1e6:.0f} MB, {r['throughput_mb_s']:.0f} MB/s, {r['passes']} passes; "
                         f"target hb={r['target_hb']} after source hb={r['source_last_hb']}")
                 else:
                     log(f"  {r['error']}")
@@ -546,6 +578,8 @@ def main():
                       "host": {"cpus": os.cpu_count(), "kernel": platform.release()},
                       "config": {k: getattr(opts, k) for k in ("vmm", "ram", "workload", "mode", "runs", "channels",
                                                                 "smp", "workloads", "hb", "downtime_limit")},
+                      "commit": subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],
+                                               stdout=subprocess.PIPE, text=True).stdout.strip(),
                       "snapshot": opts.target_dir is not None, "elapsed_s": elapsed, "commands": opts.commands,
                       "loopback_ceiling": ceilings, "summary": summary, "runs": results,
                       "warnings": list(dict.fromkeys(warnings))}
