@@ -48,8 +48,18 @@ final class DeviceSections {
         return v;
     }
 
+    record Decoded(SerialState serial, FwCfgState fwCfg, SystemControlState sysctl, PageStateChannel.State channel) {}
+
     /** Decodes every section first, then applies them: a bad section changes nothing. */
     static void load(PlatformDevices d, List<StateSection> sections) throws StateException {
+        Decoded x = decode(sections);
+        d.serial.restore(x.serial());
+        d.fwCfg.restore(x.fwCfg());
+        d.systemControl.restorePendingRequests(x.sysctl().pendingRequests());
+        d.pageStateChannel.restore(x.channel());
+    }
+
+    static Decoded decode(List<StateSection> sections) throws StateException {
         Set<String> seen = new HashSet<>();
         SerialState serial = null;
         FwCfgState fwCfg = null;
@@ -72,10 +82,7 @@ final class DeviceSections {
         if (!missing.isEmpty()) {
             throw new StateException("the stream lacks device state for " + String.join(", ", missing));
         }
-        d.serial.restore(serial);
-        d.fwCfg.restore(fwCfg);
-        d.systemControl.restorePendingRequests(sysctl.pendingRequests());
-        d.pageStateChannel.restore(channel);
+        return new Decoded(serial, fwCfg, sysctl, channel);
     }
 
     private static StateSection section(String name, Object state) {

@@ -324,6 +324,21 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         }
     }
 
+    /**
+     * Gets the state-transfer code paths ready before a switchover (see
+     * {@link Vcpu#prepareStateTransfer()}). On a machine waiting in inmigrate, whose vCPUs have
+     * never run, each vCPU's own state is also saved and restored once: the same calls as the
+     * real load, with nothing changed.
+     */
+    public void prepareStateTransferOnControlThread() {
+        vcpus.forEach(Vcpu::prepareStateTransfer);
+        if (state == RunState.INMIGRATE) {
+            for (Vcpu v : vcpus) {
+                v.restoreState(v.saveState());
+            }
+        }
+    }
+
     /** Every vCPU's state; the vCPUs must be stopped. */
     public List<VcpuState> saveVcpusOnControlThread() {
         return vcpus.stream().map(Vcpu::saveState).toList();
@@ -331,6 +346,11 @@ public final class Machine implements PlatformEvents, AutoCloseable {
 
     public List<StateSection> saveDevicesOnControlThread() {
         return DeviceSections.save(devices);
+    }
+
+    /** Decodes device sections as a load would, without applying them (codec warm-up). */
+    public static void decodeDeviceSections(List<StateSection> sections) throws StateException {
+        DeviceSections.decode(sections);
     }
 
     /** The newest version of a device section this Ferry reads (incoming streams). */

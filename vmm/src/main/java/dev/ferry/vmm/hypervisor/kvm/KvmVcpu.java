@@ -331,6 +331,17 @@ public final class KvmVcpu implements Vcpu {
         }
     }
 
+    @Override
+    public void prepareStateTransfer() {
+        // JNA builds each Structure class's field list by reflection on first use.
+        for (com.sun.jna.Structure st : new com.sun.jna.Structure[] {new kvm_debugregs(), new kvm_lapic_state(),
+                new kvm_mp_state(), new kvm_msr_entry(), new kvm_msrs(), new kvm_regs(), new kvm_sregs(),
+                new kvm_vcpu_events(), new kvm_xcrs()}) {
+            st.write();
+            st.read();
+        }
+    }
+
     /**
      * {@inheritDoc}
      *

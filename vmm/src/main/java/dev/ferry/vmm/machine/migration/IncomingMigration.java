@@ -47,6 +47,7 @@ final class IncomingMigration implements IncomingMachine {
     private volatile long startNanos;
     private volatile long endNanos;
     private volatile boolean cancelled;
+    private volatile Thread warmup;
 
     IncomingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd) {
         this.controller = controller;
@@ -119,6 +120,7 @@ final class IncomingMigration implements IncomingMachine {
     }
 
     private void run() {
+        warmup = StateCodecWarmup.start(machine);
         boolean[] first = {true};
         TargetSession s = new TargetSession(() -> accept(first));
         session = s;
@@ -133,6 +135,8 @@ final class IncomingMigration implements IncomingMachine {
             }).get();
             endNanos = System.nanoTime();
             Log.info("incoming migration completed: " + s.bytesReceived() + " bytes, " + s.pagesReceived() + " pages");
+            Log.debug("incoming thread CPU time " + java.lang.management.ManagementFactory.getThreadMXBean()
+                    .getCurrentThreadCpuTime() / 1_000_000 + " ms");
             setStatus(MigrationStatus.COMPLETED);
         } catch (MigrationException e) {
             fail(e.getMessage());
@@ -170,6 +174,9 @@ final class IncomingMigration implements IncomingMachine {
 
     /** Pages written since clearRam(): a zero marker for any other page needs no work. */
     private volatile AtomicLongArray written = new AtomicLongArray(0);
+    /** 2 MiB chunks populated in one call before their first page is written (GuestRam.populate). */
+    private volatile AtomicLongArray populated = new AtomicLongArray(0);
+    static final long CHUNK = 2L << 20;
 
     @Override
     public void clearRam() {
@@ -178,6 +185,8 @@ final class IncomingMigration implements IncomingMachine {
         GuestRam ram = machine.ram();
         ram.discard();
         written = new AtomicLongArray((int) ((machine.pageStates().pageCount() + 63) / 64));
+        long chunks = machine.pageStates().pageCount() * MemoryLayout.PAGE_SIZE / CHUNK + 1;
+        populated = new AtomicLongArray((int) ((chunks + 63) / 64));
     }
 
     @Override
@@ -185,6 +194,7 @@ final class IncomingMigration implements IncomingMachine {
         GuestRam ram = machine.ram();
         MemoryLayout layout = ram.layout();
         AtomicLongArray w = written;
+        AtomicLongArray chunks = populated;
         return new PageSink() {
             @Override
             public boolean isRam(long gpa) {
@@ -193,6 +203,14 @@ final class IncomingMigration implements IncomingMachine {
 
             @Override
             public void write(long gpa, ByteBuffer page) {
+                long c = gpa / CHUNK;
+                if ((chunks.get((int) (c >>> 6)) & (1L << c)) == 0) {
+                    chunks.getAndUpdate((int) (c >>> 6), x -> x | (1L << c));
+                    long start = c * CHUNK;
+                    if (layout.rangeOf(start, CHUNK) != null) {
+                        ram.populate(start, CHUNK);
+                    }
+                }
                 ram.view(gpa, (int) MemoryLayout.PAGE_SIZE).put(page.duplicate());
                 long p = gpa / MemoryLayout.PAGE_SIZE;
                 if ((w.get((int) (p >>> 6)) & (1L << p)) == 0) {
@@ -222,6 +240,8 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public void load(IncomingState state) throws StateException {
+        StateCodecWarmup.await(warmup);
+        long t0 = System.nanoTime();
         List<VcpuState> vcpus = new ArrayList<>();
         for (int i = 0; i < state.vcpus().size(); i++) {
             StateSection s = state.vcpus().get(i);
@@ -231,11 +251,13 @@ final class IncomingMigration implements IncomingMachine {
                 throw new StateException("vCPU " + i + ": " + e.getMessage());
             }
         }
+        Log.debug("incoming: vCPU state decoded in " + (System.nanoTime() - t0) / 1000 + " us");
         try {
             machine.onControlThread(() -> {
                 machine.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
                 return null;
             }).get();
+            Log.debug("incoming: state loaded in " + (System.nanoTime() - t0) / 1000 + " us");
         } catch (ExecutionException e) {
             if (e.getCause() instanceof StateException se) {
                 throw se;

@@ -58,6 +58,7 @@ final class OutgoingMigration implements SwitchoverHooks {
     /** Switchover: from the vCPUs' stop to the target's acknowledgement (the guest runs nowhere). */
     private volatile long stopNanos;
     private volatile long downtimeMillis;
+    private volatile Thread warmup;
 
     OutgoingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd,
                       MigrationSettings settings) {
@@ -145,6 +146,7 @@ final class OutgoingMigration implements SwitchoverHooks {
                             settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
                             1000));
             engine = e;
+            warmup = StateCodecWarmup.start(machine);
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             if (cancelled || abortReason != null) {
                 throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
@@ -164,6 +166,8 @@ final class OutgoingMigration implements SwitchoverHooks {
             endNanos = System.nanoTime();
             Log.info("migration to " + uri + " completed: " + finalStats.transferred() + " bytes in "
                     + finalStats.totalTimeMillis() + " ms, downtime " + downtimeMillis + " ms");
+            Log.debug("migration thread CPU time " + java.lang.management.ManagementFactory.getThreadMXBean()
+                    .getCurrentThreadCpuTime() / 1_000_000 + " ms");
             setStatus(MigrationStatus.COMPLETED);
         } catch (MigrationException e) {
             finish(e.cancelled() && abortReason == null, abortReason != null ? abortReason : e.getMessage());
@@ -215,8 +219,13 @@ final class OutgoingMigration implements SwitchoverHooks {
 
     @Override
     public void stopGuest() {
+        Thread w = warmup;
+        if (w != null) {
+            StateCodecWarmup.await(w);
+        }
         stopNanos = System.nanoTime();
         stateBefore = machine.onControlThread(machine::stopForMigrationOnControlThread).join();
+        Log.debug("switchover: vCPUs stopped in " + (System.nanoTime() - stopNanos) / 1000 + " us");
         if (settings.has("pause-before-switchover")) {
             setStatus(MigrationStatus.PRE_SWITCHOVER);
             try {
@@ -255,6 +264,7 @@ final class OutgoingMigration implements SwitchoverHooks {
         } catch (InterruptedException | ExecutionException e) {
             throw new IOException("cannot save the machine state: " + e.getMessage(), e);
         }
+        Log.debug("switchover: state saved at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
         for (int i = 0; i < vcpus.size(); i++) {
             StateSection cpu = new StateSection(Payloads.VCPU_SECTION, Payloads.VCPU_SECTION_VERSION, 1,
                     StateSectionCodec.stateOf(vcpus.get(i)), Map.of());
@@ -264,6 +274,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(d)));
         }
         sink.write(RecordType.PAGE_STATE, Payloads.pageStates(machine.pageStates().pageCount(), pageStates));
+        Log.debug("switchover: state sent at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
     }
 
     @Override
