@@ -174,6 +174,41 @@ def foreign_vmms():
     return found
 
 
+def started_left():
+    """Processes this script started (by PID, zombies aside, and by session) that still run."""
+    left = set()
+    for pid in STARTED:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                left.add(pid)
+        except OSError:
+            pass
+        left.update(session_pids(pid))
+    return left
+
+
+def cpu_busy(seconds=1.0):
+    """Fraction of all CPUs' time not idle over a short sample (/proc/stat)."""
+    def sample():
+        f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = f[3] + f[4]                       # idle + iowait
+        return sum(f[:8]) - idle, sum(f[:8])     # guest time is already counted in user
+    b0, t0 = sample()
+    time.sleep(seconds)
+    b1, t1 = sample()
+    return (b1 - b0) / max(1, t1 - t0)
+
+
+def wait_for_foreign_vmms(limit_s):
+    """Waits up to limit_s seconds for other VMMs/JVMs to go away; returns the ones still running."""
+    deadline = time.monotonic() + limit_s
+    others = foreign_vmms()
+    while others and time.monotonic() < deadline:
+        time.sleep(1.0)
+        others = foreign_vmms()
+    return others
+
+
 def jar_stamp(target_dir):
     """(name, size, mtime) of the jar and its libraries: a rebuild during the run changes it."""
     files = [target_dir / "ferry.jar", target_dir / "ferry.jsa", *sorted((target_dir / "lib").glob("*.jar"))]

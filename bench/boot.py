@@ -45,9 +45,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from benchlib import (BenchError, ELF, EMBEDDED_ELF, JAR, JSA, LAUNCHER, QEMU, ROOT, STARTED,
+from benchlib import (cpu_busy, BenchError, ELF, EMBEDDED_ELF, JAR, JSA, LAUNCHER, QEMU, ROOT, STARTED,
                       TARGET, foreign_vmms, jar_stamp, launcher_java_command, log, make_snapshot,
-                      session_pids, spawn, stop)
+                      session_pids, spawn, started_left, stop)
 
 
 HB_RE = re.compile(rb"ferry: hb=(\d+) uptime_ms=(\d+)")
@@ -76,16 +76,7 @@ def without(flags, *prefixes):
 
 def leftover_check():
     """pgrep for anything this script started (by PID and by session): must be nothing."""
-    left = []
-    for pid in STARTED:
-        if Path(f"/proc/{pid}").exists():
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                state = "?"
-            if state != "Z":
-                left.append(pid)
-        left.extend(session_pids(pid))
+    left = list(started_left())
     r = subprocess.run(["pgrep", "-P", str(os.getpid())], stdout=subprocess.PIPE, text=True)
     children = [int(p) for p in r.stdout.split() if int(p) != os.getpid()]
     # pgrep itself is gone by now; anything else is ours and left behind.
@@ -359,18 +350,6 @@ def snapshot_with_firmware(opts, tmp):
         raise BenchError(f"no {EMBEDDED_ELF} in the snapshot's jars")
     (snap / "ferry-stub.elf").write_bytes(elf)
     return snap
-
-
-def cpu_busy(seconds=1.0):
-    """Fraction of all CPUs' time not idle over a short sample (/proc/stat), before any VMM runs."""
-    def sample():
-        f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        idle = f[3] + f[4]                       # idle + iowait
-        return sum(f[:8]) - idle, sum(f[:8])     # guest time is already counted in user
-    b0, t0 = sample()
-    time.sleep(seconds)
-    b1, t1 = sample()
-    return (b1 - b0) / max(1, t1 - t0)
 
 
 def wait_quiet(limit):

@@ -42,7 +42,8 @@ import time
 from pathlib import Path
 
 from benchlib import (BenchError, ELF, JAR, QEMU, ROOT, STARTED, TARGET, foreign_vmms, jar_stamp,
-                      launcher_java_command, log, make_snapshot, session_pids, spawn, stop)
+                      launcher_java_command, log, make_snapshot, spawn, started_left, stop,
+                      wait_for_foreign_vmms)
 
 VMMS = ("qemu-microvm", "qemu-pc", "ferry")
 HB_RE = re.compile(r"ferry: hb=(\d+) uptime_ms=\d+ cpus=\d+ touched_mib=(\d+) pages_verified=\d+ "
@@ -448,25 +449,6 @@ def print_report(opts, summary, ceilings):
 # Main
 # ------------------------------------------------------------------------------------------
 
-def leftover_check():
-    left = set()
-    for pid in STARTED:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                left.add(pid)
-        except OSError:
-            pass
-        left.update(session_pids(pid))
-    return sorted(left)
-
-
-def wait_quiet(limit):
-    """Waits up to limit seconds until no other VMM/JVM runs (shared machines)."""
-    deadline = time.monotonic() + limit
-    while foreign_vmms() and time.monotonic() < deadline:
-        time.sleep(1)
-
-
 def parse_list(value, allowed, what):
     items = [v.strip() for v in value.split(",") if v.strip()]
     bad = [v for v in items if allowed is not None and v not in allowed]
@@ -549,7 +531,7 @@ def main():
                 for vmm in opts.vmm]
         for run in range(1, opts.runs + 1):
             for row in (rows if run % 2 else rows[::-1]):
-                wait_quiet(opts.wait_quiet)
+                wait_for_foreign_vmms(opts.wait_quiet)
                 log(f"migration.py: run {run}/{opts.runs}: {' '.join(row)} ...")
                 r = migrate_once(opts, row, run)
                 results.append(r)
@@ -593,7 +575,7 @@ def main():
     finally:
         for proc in list(STARTED.values()):
             stop(proc)
-        left = leftover_check()
+        left = sorted(started_left())
         if left:
             log(f"migration.py: ERROR: processes left behind: {left}")
             rc = rc or 3

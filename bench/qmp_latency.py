@@ -48,9 +48,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from benchlib import (BenchError, ELF, EMBEDDED_ELF, JAR, JSA, QEMU, STARTED, TARGET, foreign_vmms,
-                      jar_stamp, launcher_java_command, log, make_snapshot, session_pids, spawn,
-                      stop)
+from benchlib import (BenchError, ELF, EMBEDDED_ELF, JAR, JSA, QEMU, STARTED, TARGET, cpu_busy,
+                      foreign_vmms, jar_stamp, launcher_java_command, log, make_snapshot,
+                      spawn, started_left, stop, wait_for_foreign_vmms)
 
 
 # ------------------------------------------------------------------------------------------
@@ -73,15 +73,7 @@ def embedded_elf_sha(target_dir):
 
 def leftover_check(tmp):
     """pgrep: nothing we started (by PID, by session, or naming our temp dir) may be left."""
-    left = set()
-    for pid in STARTED:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state != "Z":
-                left.add(pid)
-        except OSError:
-            pass
-        left.update(session_pids(pid))
+    left = started_left()
     for pattern in ("ferry.jar", "qemu-system"):
         r = subprocess.run(["pgrep", "-f", pattern], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         for pid in map(int, r.stdout.split()):
@@ -92,27 +84,6 @@ def leftover_check(tmp):
             if tmp and tmp in cmd:
                 left.add(pid)
     return sorted(left)
-
-
-def cpu_busy(seconds=1.0):
-    def sample():
-        f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        idle = f[3] + f[4]
-        return sum(f[:8]) - idle, sum(f[:8])
-    b0, t0 = sample()
-    time.sleep(seconds)
-    b1, t1 = sample()
-    return (b1 - b0) / max(1, t1 - t0)
-
-
-def wait_quiet(limit_s):
-    """Waits up to limit_s for other VMMs to go away; returns the ones still running."""
-    deadline = time.monotonic() + limit_s
-    others = foreign_vmms()
-    while others and time.monotonic() < deadline:
-        time.sleep(1.0)
-        others = foreign_vmms()
-    return others
 
 
 # ------------------------------------------------------------------------------------------
@@ -497,7 +468,7 @@ def measure(kind, opts, run_no):
     argv = vmm_argv(kind, opts, address, tag)
     opts.commands.setdefault(kind, shlex.join(argv))
     res = {"vmm": kind, "run": run_no, "ok": False}
-    others = wait_quiet(opts.wait_quiet) if opts.wait_quiet else foreign_vmms()
+    others = wait_for_foreign_vmms(opts.wait_quiet) if opts.wait_quiet else foreign_vmms()
     if others:
         res["foreign_vmms"] = others
     proc = qmp = None

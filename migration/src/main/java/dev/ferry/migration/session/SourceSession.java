@@ -11,7 +11,6 @@ import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.stream.StreamException;
 import dev.ferry.migration.stream.StreamReader;
 import dev.ferry.migration.stream.StreamWriter;
-import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 
 import java.io.IOException;
@@ -56,7 +55,7 @@ public final class SourceSession {
      */
     public SourceSession(MigrationChannel main, List<MigrationChannel> ramChannels, MachineIdentity identity,
                          Duration ackTimeout) {
-        if (!ramChannels.isEmpty() && main instanceof FileMigrationChannel) {
+        if (!ramChannels.isEmpty() && !main.hasReturnPath()) {
             throw new IllegalArgumentException("multifd needs socket channels");
         }
         this.main = main;
@@ -80,11 +79,6 @@ public final class SourceSession {
                 }
             }
         };
-    }
-
-    /** Bytes written on all channels' behalf by the main writer (RAM bytes are in the engine's stats). */
-    public long mainChannelBytes() {
-        return writer.bytesWritten();
     }
 
     /**
@@ -120,7 +114,7 @@ public final class SourceSession {
                     ramSenders.start(session);
                 }
                 writer.writeRecord(RecordType.CONFIG, 0, ByteBuffer.wrap(MachineIdentityCodec.encode(identity)));
-                if (!(main instanceof FileMigrationChannel)) {
+                if (main.hasReturnPath()) {
                     startReturnPath();
                 }
             } catch (IOException e) {
@@ -220,9 +214,9 @@ public final class SourceSession {
     }
 
     private void awaitAnswer() throws MigrationException {
-        if (main instanceof FileMigrationChannel f) {
+        if (!main.hasReturnPath()) {
             try {
-                f.sync();
+                main.sync();
                 return;
             } catch (IOException e) {
                 throw new MigrationException("cannot write the migration file: " + e.getMessage(), false, e);

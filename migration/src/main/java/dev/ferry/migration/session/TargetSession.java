@@ -12,7 +12,6 @@ import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.stream.StreamException;
 import dev.ferry.migration.stream.StreamReader;
 import dev.ferry.migration.stream.StreamWriter;
-import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 
 import java.io.IOException;
@@ -259,7 +258,7 @@ public final class TargetSession {
     /** The return path goes on {@code ch}: the first connection until the multifd main channel is known. */
     private void answerOn(MigrationChannel ch) {
         mainChannel = ch;
-        answer = ch instanceof FileMigrationChannel ? null : new StreamWriter(ch);
+        answer = ch.hasReturnPath() ? new StreamWriter(ch) : null;
     }
 
     private Connection connect() throws IOException, StreamException {

@@ -16,8 +16,9 @@ import java.util.zip.CRC32C;
 public final class StreamReader {
 
     private final ReadableByteChannel in;
-    private final ByteBuffer recordHeader = ByteBuffer.allocate(StreamFormat.RECORD_HEADER_SIZE);
-    private final ByteBuffer trailer = ByteBuffer.allocate(StreamFormat.RECORD_TRAILER_SIZE);
+    // Direct, like the payload buffer: a channel over a raw descriptor needs no bounce copy.
+    private final ByteBuffer recordHeader = ByteBuffer.allocateDirect(StreamFormat.RECORD_HEADER_SIZE);
+    private final ByteBuffer trailer = ByteBuffer.allocateDirect(StreamFormat.RECORD_TRAILER_SIZE);
     private final CRC32C crc = new CRC32C();
     private long offset;
     private boolean ended;

@@ -1,20 +1,15 @@
 package dev.ferry.migration.transport;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /** file:PATH: a saved migration stream (QEMU's file: migration), written or read sequentially. */
-public final class FileMigrationChannel implements MigrationChannel {
-
-    private final FileChannel file;
-    private final Path path;
+public final class FileMigrationChannel extends NioMigrationChannel<FileChannel> {
 
     private FileMigrationChannel(FileChannel file, Path path) {
-        this.file = file;
-        this.path = path;
+        super(file, "file:" + path);
     }
 
     /** Creates or truncates {@code path} for a save. */
@@ -27,52 +22,15 @@ public final class FileMigrationChannel implements MigrationChannel {
         return new FileMigrationChannel(FileChannel.open(path, StandardOpenOption.READ), path);
     }
 
+    /** A file has no one to answer: the saved stream is the result. */
+    @Override
+    public boolean hasReturnPath() {
+        return false;
+    }
+
     /** The saved stream is on stable storage before the source reports completed. */
+    @Override
     public void sync() throws IOException {
-        file.force(true);
-    }
-
-    @Override
-    public int read(ByteBuffer dst) throws IOException {
-        return file.read(dst);
-    }
-
-    @Override
-    public int write(ByteBuffer src) throws IOException {
-        return file.write(src);
-    }
-
-    @Override
-    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-        return file.write(srcs, offset, length);
-    }
-
-    @Override
-    public long write(ByteBuffer[] srcs) throws IOException {
-        return file.write(srcs);
-    }
-
-    @Override
-    public void abort() {
-        try {
-            file.close();
-        } catch (IOException e) {
-            // already closed
-        }
-    }
-
-    @Override
-    public String describe() {
-        return "file:" + path;
-    }
-
-    @Override
-    public boolean isOpen() {
-        return file.isOpen();
-    }
-
-    @Override
-    public void close() throws IOException {
-        file.close();
+        channel.force(true);
     }
 }

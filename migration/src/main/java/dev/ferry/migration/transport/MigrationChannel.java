@@ -21,6 +21,14 @@ public interface MigrationChannel extends ByteChannel, GatheringByteChannel {
      */
     default void finishOutput() throws java.io.IOException { }
 
+    /** Whether the peer can answer on this channel (sockets); a file cannot. */
+    default boolean hasReturnPath() {
+        return true;
+    }
+
+    /** Makes what was written durable (a file); nothing to do for a connection. */
+    default void sync() throws java.io.IOException { }
+
     /** A short description for messages, e.g. "tcp:127.0.0.1:4444". */
     String describe();
 }

@@ -10,9 +10,9 @@ import java.util.Arrays;
  * MIGRATION {"status"} and MIGRATION_PASS {"pass"} (qapi/migration.json), sent only while the
  * {@code events} capability is on, as QEMU does.
  */
-final class QmpMigrationEvents implements MigrationListener {
+public final class QmpMigrationEvents implements MigrationListener {
 
-    static final QmpType.Enum STATUS = new QmpType.Enum("MigrationStatus",
+    public static final QmpType.Enum STATUS = new QmpType.Enum("MigrationStatus",
             Arrays.stream(MigrationStatus.values()).map(MigrationStatus::qapiName).toList());
 
     private final QmpEventBus bus;

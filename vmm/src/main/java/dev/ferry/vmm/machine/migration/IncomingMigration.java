@@ -41,7 +41,8 @@ final class IncomingMigration implements IncomingMachine {
     private final int fd;
     private volatile MigrationStatus status = MigrationStatus.NONE;
     private volatile SocketTransport.Listener listener;
-    private volatile String boundAddress;
+    private volatile MigrationUri boundAddress;
+    private volatile boolean accepted;
     private volatile TargetSession session;
     private volatile String errorDesc;
     private volatile long startNanos;
@@ -65,7 +66,7 @@ final class IncomingMigration implements IncomingMachine {
         if (uri instanceof MigrationUri.Tcp || uri instanceof MigrationUri.Unix) {
             try {
                 listener = SocketTransport.listen(uri);
-                boundAddress = listener.boundUri().toString();
+                boundAddress = listener.boundUri();
             } catch (IOException e) {
                 throw new MigrationRequestException("Failed to listen on " + uri + ": " + e.getMessage());
             }
@@ -100,19 +101,19 @@ final class IncomingMigration implements IncomingMachine {
         }
     }
 
-    private MigrationChannel accept(boolean[] first) throws IOException {
+    private MigrationChannel accept() throws IOException {
         MigrationChannel ch;
         if (listener != null) {
             ch = listener.accept();
-        } else if (!first[0]) {
+        } else if (accepted) {
             throw new IOException("multifd needs a tcp: or unix: address to accept its channels on");
         } else if (uri instanceof MigrationUri.Fd f) {
             ch = new FdChannel(fd, "fd:" + f.name());
         } else {
             ch = FileMigrationChannel.open(((MigrationUri.File) uri).path());
         }
-        if (first[0]) {
-            first[0] = false;
+        if (!accepted) {
+            accepted = true;
             startNanos = System.nanoTime();
             setStatus(MigrationStatus.ACTIVE);
         }
@@ -121,8 +122,7 @@ final class IncomingMigration implements IncomingMachine {
 
     private void run() {
         warmup = StateCodecWarmup.start(machine);
-        boolean[] first = {true};
-        TargetSession s = new TargetSession(() -> accept(first));
+        TargetSession s = new TargetSession(this::accept);
         session = s;
         if (cancelled) {
             s.abort();
@@ -160,9 +160,8 @@ final class IncomingMigration implements IncomingMachine {
     MigrationInfo info() {
         long start = startNanos;
         long end = endNanos == 0 ? System.nanoTime() : endNanos;
-        TargetSession s = session;
         return new MigrationInfo(status, true, 0, start == 0 ? 0 : (end - start) / 1_000_000, 0, null, errorDesc, 0,
-                boundAddress, s == null ? 0 : s.bytesReceived());
+                boundAddress);
     }
 
     // ---- IncomingMachine (migration threads) ----

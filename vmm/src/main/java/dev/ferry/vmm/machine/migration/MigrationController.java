@@ -84,12 +84,9 @@ public final class MigrationController {
         settings = settings.withCapabilities(caps);
     }
 
+    /** Parameters apply to the next migration (QEMU re-reads max-bandwidth live; docs/migration.md). */
     public void setSettings(MigrationSettings s) {
         settings = s;
-        OutgoingMigration o = outgoing;
-        if (o != null) {
-            o.settingsChanged(s);
-        }
     }
 
     /** QMP migrate. {@code fd} is the descriptor for fd:NAME (taken from the monitor), else -1. */

@@ -1,5 +1,7 @@
 package dev.ferry.vmm.machine.migration;
 
+import dev.ferry.migration.transport.MigrationUri;
+
 import dev.ferry.migration.ram.MigrationStats;
 
 /**
@@ -10,4 +12,4 @@ import dev.ferry.migration.ram.MigrationStats;
  */
 public record MigrationInfo(MigrationStatus status, boolean incoming, long setupTimeMillis, long totalTimeMillis,
                             long downtimeMillis, MigrationStats stats, String errorDesc, int throttlePercent,
-                            String incomingAddress, long bytesReceived) {}
+                            MigrationUri incomingAddress) {}

@@ -22,6 +22,16 @@ public enum MigrationStatus {
         return qapiName;
     }
 
+    /** The status QMP names {@code name} (migrate-continue's argument), or null. */
+    public static MigrationStatus ofQapiName(String name) {
+        for (MigrationStatus s : values()) {
+            if (s.qapiName.equals(name)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
     /** Whether a migration in this status is still going (a new one must wait). */
     public boolean inProgress() {
         return this == SETUP || this == ACTIVE || this == PRE_SWITCHOVER || this == DEVICE || this == CANCELLING;

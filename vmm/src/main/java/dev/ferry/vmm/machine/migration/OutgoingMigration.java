@@ -117,11 +117,6 @@ final class OutgoingMigration implements SwitchoverHooks {
         continued.countDown();
     }
 
-    void settingsChanged(MigrationSettings s) {
-        // Parameters apply to the next migration; QEMU also re-reads max-bandwidth live, which
-        // the engine would need a setter for. Documented in docs/qmp.md.
-    }
-
     private void run() {
         MigrationChannel main = null;
         List<MigrationChannel> ram = new ArrayList<>();
@@ -292,6 +287,6 @@ final class OutgoingMigration implements SwitchoverHooks {
         MigrationStats stats = finalStats != null ? finalStats : e == null ? null : e.stats();
         long end = endNanos == 0 ? System.nanoTime() : endNanos;
         return new MigrationInfo(status, false, setupMillis, (end - startNanos) / 1_000_000,
-                downtimeMillis, stats, errorDesc, machine.throttlePercent(), null, 0);
+                downtimeMillis, stats, errorDesc, machine.throttlePercent(), null);
     }
 }

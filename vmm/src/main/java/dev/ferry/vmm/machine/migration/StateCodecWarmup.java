@@ -9,6 +9,7 @@ import dev.ferry.vmm.hypervisor.Registers;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -46,10 +47,11 @@ final class StateCodecWarmup {
                 return null;
             }).get();
             roundTrip(sampleVcpu());
+            List<StateSection> decoded = new ArrayList<>();
             for (StateSection d : machine.onControlThread(machine::saveDevicesOnControlThread).get()) {
-                StateSectionCodec.decode(StateSectionCodec.encode(d), Machine::deviceSectionVersion);
+                decoded.add(StateSectionCodec.decode(StateSectionCodec.encode(d), Machine::deviceSectionVersion));
             }
-            Machine.decodeDeviceSections(machine.onControlThread(machine::saveDevicesOnControlThread).get());
+            Machine.decodeDeviceSections(decoded);
         } catch (Exception e) {
             // Only a warm-up: the real transfer reports its own errors.
             Log.debug("state codec warm-up: " + e);

@@ -9,9 +9,8 @@ import dev.ferry.vmm.qmp.QmpCall;
 import dev.ferry.vmm.qmp.QmpCommand;
 import dev.ferry.vmm.qmp.QmpException;
 import dev.ferry.vmm.qmp.QmpMessages;
-import dev.ferry.vmm.qmp.QmpType;
+import dev.ferry.vmm.qmp.QmpMigrationEvents;
 
-import java.util.Arrays;
 import java.util.List;
 
 /** migrate-continue: lets a migration paused by pause-before-switchover go on. */
@@ -24,15 +23,13 @@ public final class MigrateContinue implements QmpCommand {
 
     @Override
     public List<QmpArgument> arguments() {
-        return List.of(QmpArgument.required("state", new QmpType.Enum("MigrationStatus",
-                Arrays.stream(MigrationStatus.values()).map(MigrationStatus::qapiName).toList())));
+        return List.of(QmpArgument.required("state", QmpMigrationEvents.STATUS));
     }
 
     @Override
     public JsonNode execute(QmpCall call, ObjectNode arguments) {
         String state = arguments.get("state").textValue();
-        MigrationStatus expected = Arrays.stream(MigrationStatus.values())
-                .filter(s -> s.qapiName().equals(state)).findFirst().orElseThrow();
+        MigrationStatus expected = MigrationStatus.ofQapiName(state);    // validated against the enum
         try {
             call.requireMigration().continueFrom(expected);
         } catch (MigrationRequestException e) {

@@ -93,8 +93,7 @@ public final class QueryMigrate implements QmpCommand {
     }
 
     /** QEMU: "socket-address": [{"type": "inet", "host", "port"}] or [{"type": "unix", "path"}]. */
-    private static void socketAddress(ObjectNode o, String address) {
-        MigrationUri uri = MigrationUri.parse(address);
+    private static void socketAddress(ObjectNode o, MigrationUri uri) {
         ObjectNode a = o.putArray("socket-address").addObject();
         if (uri instanceof MigrationUri.Tcp t) {
             a.put("type", "inet").put("host", t.host()).put("port", String.valueOf(t.port()));
