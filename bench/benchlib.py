@@ -209,6 +209,40 @@ def wait_for_foreign_vmms(limit_s):
     return others
 
 
+def vmm_thread_cpu_ms(pid):
+    """CPU time (ms) of a VMM process's threads other than its vCPUs (Ferry 'vcpu-N', QEMU 'CPU N/KVM')."""
+    total = 0
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            st = (t / "stat").read_text()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        if name.startswith("vcpu-") or (name.startswith("CPU ") and name.endswith("/KVM")):
+            continue
+        f = st[st.rindex(")") + 2:].split()
+        total += (int(f[11]) + int(f[12])) * tick_ms
+    return total
+
+
+def wait_settled(pids, window_s=0.5, quiet_ms=20, limit_s=20):
+    """
+    Waits until the VMM processes' own threads (vCPUs aside) are quiet: at most quiet_ms of CPU
+    together over window_s. A VMM that has just started is still compiling or warming up; a
+    guest migrated in production has been running for a while. Returns the seconds waited.
+    """
+    start = time.monotonic()
+    last = sum(vmm_thread_cpu_ms(p) for p in pids)
+    while time.monotonic() - start < limit_s:
+        time.sleep(window_s)
+        now = sum(vmm_thread_cpu_ms(p) for p in pids)
+        if now - last <= quiet_ms:
+            break
+        last = now
+    return time.monotonic() - start
+
+
 def jar_stamp(target_dir):
     """(name, size, mtime) of the jar and its libraries: a rebuild during the run changes it."""
     files = [target_dir / "ferry.jar", target_dir / "ferry.jsa", *sorted((target_dir / "lib").glob("*.jar"))]

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from benchlib import (BenchError, ELF, JAR, QEMU, ROOT, STARTED, TARGET, foreign_vmms, jar_stamp,
                       launcher_java_command, log, make_snapshot, spawn, started_left, stop,
-                      wait_for_foreign_vmms)
+                      wait_for_foreign_vmms, wait_settled)
 
 VMMS = ("qemu-microvm", "qemu-pc", "ferry")
 HB_RE = re.compile(r"ferry: hb=(\d+) uptime_ms=\d+ cpus=\d+ touched_mib=(\d+) pages_verified=\d+ "
@@ -205,6 +205,8 @@ def migrate_once(opts, row, run):
         first = src_serial.wait(lambda h: any(x["touched_mib"] >= want for x in h), deadline, procs["source"],
                                 f"a source heartbeat with touched_mib >= {want}")
         src_serial.wait(lambda h: h[-1]["hb"] > first["hb"], deadline, procs["source"], "one more heartbeat")
+        phase = "settle"
+        res["settle_s"] = round(wait_settled([procs["source"].pid, procs["target"].pid]), 2)
 
         phase = "setup"
         caps = [{"capability": "events", "state": True}, {"capability": "multifd", "state": mode == "multifd"}]

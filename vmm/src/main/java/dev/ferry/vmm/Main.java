@@ -25,6 +25,8 @@ public final class Main {
     public static final String VERSION = "0.1.0";
     /** Exit status for command-line and start-up errors, as QEMU uses. */
     static final int EXIT_ERROR = 1;
+    /** The migration rehearsal of a booting machine waits this long, to stay out of the boot's way. */
+    static final long REHEARSAL_DELAY_MS = 1_000;
 
     private Main() {}
 
@@ -124,8 +126,10 @@ public final class Main {
             }
             if (run.incoming() == null) {
                 machine.start();
+                migration.rehearseAfter(REHEARSAL_DELAY_MS);
             } else {
                 machine.startIncoming().get();
+                migration.rehearseAfter(0);
                 if (!run.incoming().deferred()) {
                     try {
                         migration.listen(run.incoming().uri(), -1, true);

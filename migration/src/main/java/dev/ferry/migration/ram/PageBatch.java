@@ -88,6 +88,14 @@ public final class PageBatch {
         return out;
     }
 
+    /** Writes a run of {@code pages} full pages (none: nothing) and returns the data offset after it. */
+    private static int writeRun(PageSink sink, long gpa, ByteBuffer data, int offset, int pages) {
+        if (pages > 0) {
+            sink.writeRun(gpa, data.slice(offset, pages * ZeroPages.PAGE_SIZE));
+        }
+        return offset + pages * ZeroPages.PAGE_SIZE;
+    }
+
     /**
      * Checks a received payload completely (count, alignment, RAM, kinds, length), then applies
      * it to {@code sink}. Nothing is written if any check fails.
@@ -129,16 +137,30 @@ public final class PageBatch {
         }
         ByteBuffer table = payload.duplicate().position(tableStart);
         ByteBuffer data = p.slice();
+        // Full pages at consecutive addresses are consecutive in the data too: hand them to
+        // the sink as one run.
+        long runStart = 0;
+        int runPages = 0;
+        int dataOffset = 0;
         for (int i = 0; i < count; i++) {
             long gpa = table.getLong();
             if (table.get() == KIND_FULL) {
-                ByteBuffer page = data.slice().limit(ZeroPages.PAGE_SIZE);
-                sink.write(gpa, page);
-                data.position(data.position() + ZeroPages.PAGE_SIZE);
+                if (runPages > 0 && gpa != runStart + (long) runPages * ZeroPages.PAGE_SIZE) {
+                    dataOffset = writeRun(sink, runStart, data, dataOffset, runPages);
+                    runPages = 0;
+                }
+                if (runPages == 0) {
+                    runStart = gpa;
+                }
+                runPages++;
             } else {
+                // Entry order is kept: a zero marker never overtakes earlier data.
+                dataOffset = writeRun(sink, runStart, data, dataOffset, runPages);
+                runPages = 0;
                 sink.zero(gpa);
             }
         }
+        writeRun(sink, runStart, data, dataOffset, runPages);
         return (int) count;
     }
 }

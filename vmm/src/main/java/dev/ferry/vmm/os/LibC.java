@@ -49,7 +49,6 @@ public final class LibC {
     public static final int MADV_REMOVE = 9;
     public static final int MADV_DONTFORK = 10;
     public static final int MADV_HUGEPAGE = 14;
-    public static final int MADV_POPULATE_WRITE = 23;
 
     // pthread_sigmask(3)
     public static final int SIG_BLOCK = 0;
@@ -94,7 +93,11 @@ public final class LibC {
 
     public static native int madvise(long addr, long length, int advice);
 
+    public static native long pwrite(int fd, Pointer buf, long count, long offset);
+
     public static native int getpid();
+
+    public static native int setpriority(int which, int who, int prio);
 
     /** syscall(2) with no arguments besides the number (e.g. gettid). */
     public static native long syscall(long number);

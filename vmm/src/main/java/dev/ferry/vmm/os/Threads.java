@@ -21,6 +21,17 @@ public final class Threads {
         return (int) LibC.syscall(SYS_GETTID);
     }
 
+    /**
+     * Lowers the calling thread's scheduling priority to nice value {@code nice} (Linux applies
+     * setpriority(2) with PRIO_PROCESS to one thread, not the process). Raising a nice value
+     * needs no privilege. Best effort: returns false if the kernel refused.
+     */
+    public static boolean lowerPriority(int nice) {
+        return LibC.setpriority(PRIO_PROCESS, currentTid(), nice) == 0;
+    }
+
+    private static final int PRIO_PROCESS = 0;
+
     /** This process's id (the thread group id that tgkill(2) needs). */
     public static int processId() {
         return LibC.getpid();

@@ -16,17 +16,12 @@ import dev.ferry.migration.transport.SocketTransport;
 import dev.ferry.vmm.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
-import dev.ferry.vmm.memory.GuestRam;
-import dev.ferry.vmm.memory.MemoryLayout;
 import dev.ferry.vmm.os.FdChannel;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * One incoming migration: listens (or takes the fd or file), receives the stream into the
@@ -48,7 +43,6 @@ final class IncomingMigration implements IncomingMachine {
     private volatile long startNanos;
     private volatile long endNanos;
     private volatile boolean cancelled;
-    private volatile Thread warmup;
 
     IncomingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd) {
         this.controller = controller;
@@ -121,7 +115,7 @@ final class IncomingMigration implements IncomingMachine {
     }
 
     private void run() {
-        warmup = StateCodecWarmup.start(machine);
+        controller.rehearsal().startNow();
         TargetSession s = new TargetSession(this::accept);
         session = s;
         if (cancelled) {
@@ -171,60 +165,19 @@ final class IncomingMigration implements IncomingMachine {
         return machine.identity();
     }
 
-    /** Pages written since clearRam(): a zero marker for any other page needs no work. */
-    private volatile AtomicLongArray written = new AtomicLongArray(0);
-    /** 2 MiB chunks populated in one call before their first page is written (GuestRam.populate). */
-    private volatile AtomicLongArray populated = new AtomicLongArray(0);
-    static final long CHUNK = 2L << 20;
+    private volatile GuestRamSink sink;
 
     @Override
     public void clearRam() {
         // Punching the whole file frees what an earlier (failed) attempt or the boot loader
         // wrote; untouched pages then cost nothing, on the host or in the stream.
-        GuestRam ram = machine.ram();
-        ram.discard();
-        written = new AtomicLongArray((int) ((machine.pageStates().pageCount() + 63) / 64));
-        long chunks = machine.pageStates().pageCount() * MemoryLayout.PAGE_SIZE / CHUNK + 1;
-        populated = new AtomicLongArray((int) ((chunks + 63) / 64));
+        machine.ram().discard();
+        sink = new GuestRamSink(machine.ram());
     }
 
     @Override
     public PageSink pages() {
-        GuestRam ram = machine.ram();
-        MemoryLayout layout = ram.layout();
-        AtomicLongArray w = written;
-        AtomicLongArray chunks = populated;
-        return new PageSink() {
-            @Override
-            public boolean isRam(long gpa) {
-                return layout.rangeOf(gpa, MemoryLayout.PAGE_SIZE) != null;
-            }
-
-            @Override
-            public void write(long gpa, ByteBuffer page) {
-                long c = gpa / CHUNK;
-                if ((chunks.get((int) (c >>> 6)) & (1L << c)) == 0) {
-                    chunks.getAndUpdate((int) (c >>> 6), x -> x | (1L << c));
-                    long start = c * CHUNK;
-                    if (layout.rangeOf(start, CHUNK) != null) {
-                        ram.populate(start, CHUNK);
-                    }
-                }
-                ram.view(gpa, (int) MemoryLayout.PAGE_SIZE).put(page.duplicate());
-                long p = gpa / MemoryLayout.PAGE_SIZE;
-                if ((w.get((int) (p >>> 6)) & (1L << p)) == 0) {
-                    w.getAndUpdate((int) (p >>> 6), x -> x | (1L << p));
-                }
-            }
-
-            @Override
-            public void zero(long gpa) {
-                long p = gpa / MemoryLayout.PAGE_SIZE;
-                if ((w.get((int) (p >>> 6)) & (1L << p)) != 0) {
-                    ram.zero(gpa, MemoryLayout.PAGE_SIZE);
-                }
-            }
-        };
+        return sink;
     }
 
     @Override
@@ -239,7 +192,7 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public void load(IncomingState state) throws StateException {
-        StateCodecWarmup.await(warmup);
+        controller.rehearsal().await(2_000);
         long t0 = System.nanoTime();
         List<VcpuState> vcpus = new ArrayList<>();
         for (int i = 0; i < state.vcpus().size(); i++) {

@@ -22,10 +22,12 @@ public final class MigrationController {
     private volatile IncomingMigration incoming;
     /** -incoming defer: migrate-incoming says where to listen. */
     private final boolean incomingDeferred;
+    private final MigrationRehearsal rehearsal;
 
     public MigrationController(Machine machine, boolean incomingDeferred) {
         this.machine = machine;
         this.incomingDeferred = incomingDeferred;
+        this.rehearsal = new MigrationRehearsal(machine);
         machine.addListener(new MachineListener() {
             @Override
             public void reset(boolean guest, String reason) {
@@ -47,6 +49,19 @@ public final class MigrationController {
                 }
             }
         });
+    }
+
+    /**
+     * Rehearses a migration in the background after {@code delayMillis} (see
+     * {@link MigrationRehearsal}): a machine that boots a guest waits until its boot is past; a
+     * target waiting for a migration starts at once.
+     */
+    public void rehearseAfter(long delayMillis) {
+        rehearsal.startAfter(delayMillis);
+    }
+
+    MigrationRehearsal rehearsal() {
+        return rehearsal;
     }
 
     public void addListener(MigrationListener l) {

@@ -58,7 +58,6 @@ final class OutgoingMigration implements SwitchoverHooks {
     /** Switchover: from the vCPUs' stop to the target's acknowledgement (the guest runs nowhere). */
     private volatile long stopNanos;
     private volatile long downtimeMillis;
-    private volatile Thread warmup;
 
     OutgoingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd,
                       MigrationSettings settings) {
@@ -141,7 +140,7 @@ final class OutgoingMigration implements SwitchoverHooks {
                             settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
                             1000));
             engine = e;
-            warmup = StateCodecWarmup.start(machine);
+            controller.rehearsal().startNow();
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             if (cancelled || abortReason != null) {
                 throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
@@ -214,10 +213,7 @@ final class OutgoingMigration implements SwitchoverHooks {
 
     @Override
     public void stopGuest() {
-        Thread w = warmup;
-        if (w != null) {
-            StateCodecWarmup.await(w);
-        }
+        controller.rehearsal().await(2_000);
         stopNanos = System.nanoTime();
         stateBefore = machine.onControlThread(machine::stopForMigrationOnControlThread).join();
         Log.debug("switchover: vCPUs stopped in " + (System.nanoTime() - stopNanos) / 1000 + " us");

@@ -1,0 +1,322 @@
+package dev.ferry.vmm.machine.migration;
+
+import dev.ferry.migration.config.MachineIdentity;
+import dev.ferry.migration.ram.DirtyLog;
+import dev.ferry.migration.ram.PageSink;
+import dev.ferry.migration.ram.PrecopyEngine;
+import dev.ferry.migration.ram.PrecopyParameters;
+import dev.ferry.migration.ram.RecordSink;
+import dev.ferry.migration.ram.SwitchoverHooks;
+import dev.ferry.migration.session.IncomingMachine;
+import dev.ferry.migration.session.IncomingState;
+import dev.ferry.migration.session.MigrationException;
+import dev.ferry.migration.session.Payloads;
+import dev.ferry.migration.session.SourceSession;
+import dev.ferry.migration.session.TargetSession;
+import dev.ferry.migration.state.StateException;
+import dev.ferry.migration.state.StateSection;
+import dev.ferry.migration.state.StateSectionCodec;
+import dev.ferry.migration.stream.RecordType;
+import dev.ferry.migration.transport.MigrationUri;
+import dev.ferry.migration.transport.SocketTransport;
+import dev.ferry.vmm.Log;
+import dev.ferry.vmm.hypervisor.Registers;
+import dev.ferry.vmm.hypervisor.VcpuState;
+import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.memory.GuestRam;
+import dev.ferry.vmm.memory.MemoryLayout;
+import dev.ferry.vmm.memory.RamRange;
+import dev.ferry.vmm.os.Threads;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A small migration that Ferry performs with itself, once per process and at low priority,
+ * before any real one: two scratch RAM files of 16 MiB, a unix socket in a private temporary
+ * directory, the real stream writer and reader, precopy engine, sessions, page sink and state
+ * codecs.
+ *
+ * <p>Why: the first run of that code is slow. The JVM interprets it, then compiles it, and the
+ * compilers compete with the migration for the same cores; Jackson and JNA set up their
+ * accessors on first use. A VMM process migrates at most once in practice (the target is always
+ * fresh, the source has never migrated), so every real migration would be a cold one. Measured
+ * on the 2-core development machine, 1 GiB guest, 512 MiB touched: source migration thread
+ * 300 ms CPU cold, 150 ms after a rehearsal; the state codecs' first use cost 160 ms of downtime
+ * before they were warmed (docs/benchmarks.md).
+ *
+ * <p>It is also a self-check: the scratch target must equal the scratch source afterwards, or
+ * the VMM logs an error. {@code -Dferry.migration.rehearsal=false} turns it off.
+ */
+final class MigrationRehearsal {
+
+    static final long SCRATCH_RAM = 16L << 20;
+    /** Rounds of the rehearsal: enough page traffic for the JIT to compile the per-page paths. */
+    static final int ROUNDS = 3;
+    /** Nice value of the rehearsal's threads: it uses spare CPU, not the guest's. */
+    static final int NICE = 10;
+    static final boolean ENABLED = !"false".equals(System.getProperty("ferry.migration.rehearsal"));
+
+    private final Machine machine;
+    private final CountDownLatch go = new CountDownLatch(1);
+    private final CountDownLatch done = new CountDownLatch(1);
+    private volatile long delayMillis = -1;
+    private Thread thread;
+
+    MigrationRehearsal(Machine machine) {
+        this.machine = machine;
+    }
+
+    /** Starts the rehearsal after {@code millis} (unless {@link #startNow()} comes first); once. */
+    synchronized void startAfter(long millis) {
+        if (thread != null) {
+            return;
+        }
+        if (!ENABLED) {
+            done.countDown();
+            return;
+        }
+        delayMillis = millis;
+        thread = new Thread(this::run, "migration-rehearsal");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** A migration starts: rehearse now, alongside its first pass, if not done yet. */
+    void startNow() {
+        startAfter(0);
+        go.countDown();
+    }
+
+    /** Waits (bounded) for the rehearsal, so it does not compete with a switchover. */
+    void await(long millis) {
+        try {
+            done.await(millis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    boolean finished() {
+        return done.getCount() == 0;
+    }
+
+    private void run() {
+        try {
+            go.await(delayMillis, TimeUnit.MILLISECONDS);
+            Threads.lowerPriority(NICE);
+            long t0 = System.nanoTime();
+            List<StateSection> devices = machine.onControlThread(() -> {
+                machine.prepareStateTransferOnControlThread();
+                return machine.saveDevicesOnControlThread();
+            }).get();
+            for (int round = 0; round < ROUNDS; round++) {
+                migrateOnce(devices);
+            }
+            Log.debug("migration rehearsal done in " + (System.nanoTime() - t0) / 1000 + " us");
+        } catch (SelfCheckFailed e) {
+            Log.error("migration self-check: " + e.getMessage() + "; live migration may be broken in this build");
+        } catch (Exception e) {
+            // Only a rehearsal (a missing temporary directory, say): the real migration reports its own errors.
+            Log.debug("migration rehearsal: " + e);
+        } finally {
+            done.countDown();
+        }
+    }
+
+    /** The copy differs from the original. */
+    static final class SelfCheckFailed extends IOException {
+        SelfCheckFailed(String message) {
+            super(message);
+        }
+    }
+
+    /** One scratch migration over a unix socket; throws {@link SelfCheckFailed} if the copy differs. */
+    static void migrateOnce(List<StateSection> devices) throws IOException, MigrationException, InterruptedException {
+        MemoryLayout layout = new MemoryLayout(SCRATCH_RAM);
+        MachineIdentity identity = new MachineIdentity(SCRATCH_RAM, 1, "none", "rehearsal");
+        Path dir = Files.createTempDirectory("ferry-rehearsal");     // owner-only permissions
+        Path socket = dir.resolve("stream.sock");
+        try (GuestRam source = GuestRam.create(layout, "ferry-rehearsal-source");
+             GuestRam target = GuestRam.create(layout, "ferry-rehearsal-target");
+             SocketTransport.Listener listener = SocketTransport.listen(new MigrationUri.Unix(socket))) {
+            fill(source);
+            ScratchTarget incoming = new ScratchTarget(target, identity);
+            AtomicReference<Exception> failure = new AtomicReference<>();
+            Thread receiver = new Thread(() -> {
+                Threads.lowerPriority(NICE);
+                try {
+                    new TargetSession(listener::accept).run(incoming);
+                } catch (MigrationException e) {
+                    failure.set(e);
+                }
+            }, "migration-rehearsal-in");
+            receiver.setDaemon(true);
+            receiver.start();
+            SourceSession session = new SourceSession(SocketTransport.connect(new MigrationUri.Unix(socket)),
+                    List.of(), identity, Duration.ofSeconds(30));
+            try {
+                PrecopyEngine engine = PrecopyEngine.create(new RamPages(source), new ResendAll(source),
+                        session.sink(), new PrecopyParameters(60_000, 0, false, 20, 10, 1));
+                session.run(engine, new ScratchHooks(devices, layout));
+            } finally {
+                session.close();
+            }
+            receiver.join(30_000);
+            if (failure.get() != null) {
+                throw new IOException("the scratch target failed: " + failure.get().getMessage());
+            }
+            compare(source, target);
+        } finally {
+            Files.deleteIfExists(socket);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /** Pages of distinct content, some written as zero, some never touched (holes). */
+    static void fill(GuestRam ram) {
+        for (RamRange r : ram.layout().ranges()) {
+            ByteBuffer b = ram.view(r.guestPhysicalAddress(), (int) r.size());
+            for (int page = 0; page < r.size() / MemoryLayout.PAGE_SIZE; page++) {
+                if (page % 8 == 7) {
+                    continue;
+                }
+                int base = page * (int) MemoryLayout.PAGE_SIZE;
+                long seed = page % 16 == 3 ? 0 : 0x9E3779B97F4A7C15L * (page + 1);
+                for (int i = 0; i < MemoryLayout.PAGE_SIZE; i += 8) {
+                    b.putLong(base + i, seed + i);
+                }
+            }
+        }
+    }
+
+    static void compare(GuestRam source, GuestRam target) throws SelfCheckFailed {
+        for (RamRange r : source.layout().ranges()) {
+            ByteBuffer a = source.view(r.guestPhysicalAddress(), (int) r.size());
+            ByteBuffer b = target.view(r.guestPhysicalAddress(), (int) r.size());
+            int at = a.mismatch(b);
+            if (at >= 0) {
+                throw new SelfCheckFailed(String.format("the rehearsal's copy differs from its original at 0x%x",
+                        r.guestPhysicalAddress() + at));
+            }
+        }
+    }
+
+    /** The final pass sends every page again (as if the guest had rewritten all of them). */
+    private static final class ResendAll implements DirtyLog {
+        private final GuestRam ram;
+
+        ResendAll(GuestRam ram) {
+            this.ram = ram;
+        }
+
+        @Override
+        public void start() { }
+
+        @Override
+        public long[] fetchAndClear() {
+            return ram.memfd().dataPages((int) MemoryLayout.PAGE_SIZE);
+        }
+
+        @Override
+        public void stop() { }
+    }
+
+    /** The source's side of the switchover: no guest to stop; real codecs for the final state. */
+    private static final class ScratchHooks implements SwitchoverHooks {
+        private final List<StateSection> devices;
+        private final MemoryLayout layout;
+
+        ScratchHooks(List<StateSection> devices, MemoryLayout layout) {
+            this.devices = devices;
+            this.layout = layout;
+        }
+
+        @Override
+        public void stopGuest() { }
+
+        @Override
+        public void resumeGuest() { }
+
+        @Override
+        public void writeFinalState(RecordSink sink) throws IOException {
+            StateSection cpu = new StateSection(Payloads.VCPU_SECTION, Payloads.VCPU_SECTION_VERSION, 1,
+                    StateSectionCodec.stateOf(sampleVcpu()), Map.of());
+            sink.write(RecordType.VCPU, Payloads.vcpu(0, cpu));
+            for (StateSection d : devices) {
+                sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(d)));
+            }
+            long pages = layout.ramEnd() / MemoryLayout.PAGE_SIZE;
+            sink.write(RecordType.PAGE_STATE, Payloads.pageStates(pages, new long[(int) ((pages + 63) / 64)]));
+        }
+
+        @Override
+        public void throttle(int percent) { }
+    }
+
+    /** The target's side: scratch RAM; the state is decoded as for a real load, then dropped. */
+    private static final class ScratchTarget implements IncomingMachine {
+        private final GuestRam ram;
+        private final MachineIdentity identity;
+        private volatile GuestRamSink sink;
+
+        ScratchTarget(GuestRam ram, MachineIdentity identity) {
+            this.ram = ram;
+            this.identity = identity;
+        }
+
+        @Override
+        public MachineIdentity identity() {
+            return identity;
+        }
+
+        @Override
+        public void clearRam() {
+            ram.discard();
+            sink = new GuestRamSink(ram);
+        }
+
+        @Override
+        public PageSink pages() {
+            return sink;
+        }
+
+        @Override
+        public int deviceSectionVersion(String name) throws StateException {
+            return Machine.deviceSectionVersion(name);
+        }
+
+        @Override
+        public long pageStatePages() {
+            return ram.layout().ramEnd() / MemoryLayout.PAGE_SIZE;
+        }
+
+        @Override
+        public void load(IncomingState state) throws StateException {
+            for (StateSection s : state.vcpus()) {
+                StateSectionCodec.stateAs(s, VcpuState.class);
+            }
+            Machine.decodeDeviceSections(state.devices());
+        }
+    }
+
+    /** A vCPU state of the right shape, for the codecs only. */
+    static VcpuState sampleVcpu() {
+        Registers.Segment seg = new Registers.Segment(0, 0xffff, 0, 3, true, 0, false, true, false, false, false,
+                false);
+        Registers.DescriptorTable dt = new Registers.DescriptorTable(0, 0xffff);
+        Registers.Special sregs = new Registers.Special(seg, seg, seg, seg, seg, seg, seg, seg, dt, dt, 0x10, 0, 0,
+                0, 0, 0, 0xfee00900L, new long[4]);
+        return new VcpuState(Registers.Standard.zero(), sregs, new byte[4096], List.of(new VcpuState.Xcr(0, 1)),
+                new byte[1024], new byte[64], 0, new VcpuState.DebugRegisters(0, 0, 0, 0, 0, 0, 0),
+                List.of(new VcpuState.Msr(0x10, 1)));
+    }
+}
