@@ -27,7 +27,9 @@ public final class Log {
 
     public static void debug(String message) {
         if (debug) {
-            ERR.println("ferry: debug: " + message);
+            // CLOCK_MONOTONIC (System.nanoTime on Linux): comparable between processes on one host.
+            long us = System.nanoTime() / 1000;
+            ERR.println(String.format("ferry: debug: [%d.%06d] %s", us / 1_000_000, us % 1_000_000, message));
         }
     }
 

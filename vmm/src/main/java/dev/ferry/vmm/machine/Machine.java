@@ -371,10 +371,12 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         if (vcpuStates.size() != vcpus.size()) {
             throw new StateException("the stream has " + vcpuStates.size() + " vCPUs, this machine " + vcpus.size());
         }
+        long t0 = System.nanoTime();
         DeviceSections.load(devices, deviceSections);
         if (pageStateWords != null) {
             pageStates.restore(pageStateWords);
         }
+        long t1 = System.nanoTime();
         for (int i = 0; i < vcpuStates.size(); i++) {
             try {
                 vcpus.get(i).restoreState(vcpuStates.get(i));
@@ -382,6 +384,8 @@ public final class Machine implements PlatformEvents, AutoCloseable {
                 throw new StateException("vCPU " + i + ": " + e.getMessage());
             }
         }
+        Log.debug("incoming: devices loaded in " + (t1 - t0) / 1000 + " us, vCPUs in " + (System.nanoTime() - t1) / 1000
+                + " us");
     }
 
     /** The incoming migration is complete: run, or stay paused until cont (-S, or stop during inmigrate). */

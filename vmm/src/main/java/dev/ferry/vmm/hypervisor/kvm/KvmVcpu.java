@@ -304,13 +304,9 @@ public final class KvmVcpu implements Vcpu {
             throw new HypervisorException("KVM_GET_MSRS(vcpu=" + id + ", " + msrList(indices) + ") failed: MSR "
                     + hex(indices[read] & 0xffffffffL) + " cannot be read");
         }
-        int headerSize = new kvm_msrs().size();
-        int entrySize = new kvm_msr_entry().size();
         long[] values = new long[indices.length];
         for (int i = 0; i < indices.length; i++) {
-            kvm_msr_entry entry = new kvm_msr_entry(buffer.share(headerSize + (long) i * entrySize));
-            entry.read();
-            values[i] = entry.data;
+            values[i] = msrValue(buffer, i);
         }
         return values;
     }
@@ -598,8 +594,6 @@ public final class KvmVcpu implements Vcpu {
      */
     private List<VcpuState.Msr> savedMsrs() {
         int[] list = vm.kvm().msrIndexList();
-        int headerSize = new kvm_msrs().size();
-        int entrySize = new kvm_msr_entry().size();
         List<VcpuState.Msr> out = new ArrayList<>(list.length);
         int start = 0;
         while (start < list.length) {
@@ -610,9 +604,7 @@ public final class KvmVcpu implements Vcpu {
                 throw lastError("KVM_GET_MSRS(vcpu=" + id + ", " + msrList(rest) + ")");
             }
             for (int i = 0; i < Math.min(read, rest.length); i++) {
-                kvm_msr_entry entry = new kvm_msr_entry(buffer.share(headerSize + (long) i * entrySize));
-                entry.read();
-                out.add(new VcpuState.Msr(entry.index, entry.data));
+                out.add(new VcpuState.Msr(rest[i], msrValue(buffer, i)));
             }
             start += read + 1;
         }
@@ -637,21 +629,29 @@ public final class KvmVcpu implements Vcpu {
         }
     }
 
+    /*
+     * struct kvm_msrs (nmsrs, pad, then entries) and struct kvm_msr_entry (index, reserved, data),
+     * api.rst KVM_GET_MSRS. Filled and read at raw offsets: a JNA Structure per MSR costs
+     * reflection for each of the ~100 MSRs a switchover saves and restores.
+     */
+    private static final int MSRS_HEADER_SIZE = new kvm_msrs().size();
+    private static final int MSR_ENTRY_SIZE = new kvm_msr_entry().size();
+    private static final int MSR_ENTRY_DATA = 8;
+
     private static Memory msrBuffer(int[] indices, long[] values) {
-        int headerSize = new kvm_msrs().size();
-        int entrySize = new kvm_msr_entry().size();
-        Memory buffer = new Memory(headerSize + (long) Math.max(1, indices.length) * entrySize);
+        Memory buffer = new Memory(MSRS_HEADER_SIZE + (long) Math.max(1, indices.length) * MSR_ENTRY_SIZE);
         buffer.clear();
-        kvm_msrs header = new kvm_msrs(buffer);
-        header.nmsrs = indices.length;
-        header.write();
+        buffer.setInt(0, indices.length);
         for (int i = 0; i < indices.length; i++) {
-            kvm_msr_entry entry = new kvm_msr_entry(buffer.share(headerSize + (long) i * entrySize));
-            entry.index = indices[i];
-            entry.data = values == null ? 0 : values[i];
-            entry.write();
+            long entry = MSRS_HEADER_SIZE + (long) i * MSR_ENTRY_SIZE;
+            buffer.setInt(entry, indices[i]);
+            buffer.setLong(entry + MSR_ENTRY_DATA, values == null ? 0 : values[i]);
         }
         return buffer;
+    }
+
+    private static long msrValue(Memory buffer, int i) {
+        return buffer.getLong(MSRS_HEADER_SIZE + (long) i * MSR_ENTRY_SIZE + MSR_ENTRY_DATA);
     }
 
     private static String msrList(int[] indices) {

@@ -123,10 +123,12 @@ final class IncomingMigration implements IncomingMachine {
         }
         try {
             s.run(this);
+            Log.debug("incoming: acknowledged");
             machine.onControlThread(() -> {
                 machine.completeIncomingOnControlThread();
                 return null;
             }).get();
+            Log.debug("incoming: guest handed over");
             endNanos = System.nanoTime();
             Log.info("incoming migration completed: " + s.bytesReceived() + " bytes, " + s.pagesReceived() + " pages");
             Log.debug("incoming thread CPU time " + java.lang.management.ManagementFactory.getThreadMXBean()
@@ -192,6 +194,7 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public void load(IncomingState state) throws StateException {
+        Log.debug("incoming: END received, loading");
         controller.rehearsal().await(2_000);
         long t0 = System.nanoTime();
         List<VcpuState> vcpus = new ArrayList<>();

@@ -58,6 +58,7 @@ final class OutgoingMigration implements SwitchoverHooks {
     /** Switchover: from the vCPUs' stop to the target's acknowledgement (the guest runs nowhere). */
     private volatile long stopNanos;
     private volatile long downtimeMillis;
+    private volatile java.util.concurrent.CompletableFuture<SavedState> savedState;
 
     OutgoingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd,
                       MigrationSettings settings) {
@@ -149,6 +150,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             controller.notifyPass(1);
             try {
                 finalStats = s.run(e, this);
+                Log.debug("switchover: acknowledged");
                 downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
             } finally {
                 s.close();
@@ -217,6 +219,9 @@ final class OutgoingMigration implements SwitchoverHooks {
         stopNanos = System.nanoTime();
         stateBefore = machine.onControlThread(machine::stopForMigrationOnControlThread).join();
         Log.debug("switchover: vCPUs stopped in " + (System.nanoTime() - stopNanos) / 1000 + " us");
+        // The control thread saves the stopped machine while this thread sends the last pages.
+        savedState = machine.onControlThread(() -> new SavedState(machine.saveVcpusOnControlThread(),
+                machine.saveDevicesOnControlThread(), machine.pageStates().snapshot()));
         if (settings.has("pause-before-switchover")) {
             setStatus(MigrationStatus.PRE_SWITCHOVER);
             try {
@@ -243,19 +248,22 @@ final class OutgoingMigration implements SwitchoverHooks {
         }
     }
 
+    /** The machine's state at the switchover, saved on the control thread. */
+    private record SavedState(List<VcpuState> vcpus, List<StateSection> devices, long[] pageStates) {}
+
     @Override
     public void writeFinalState(RecordSink sink) throws IOException {
-        List<VcpuState> vcpus;
-        List<StateSection> devices;
-        long[] pageStates;
+        Log.debug("switchover: last pages sent at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
+        SavedState saved;
         try {
-            vcpus = machine.onControlThread(machine::saveVcpusOnControlThread).get();
-            devices = machine.onControlThread(machine::saveDevicesOnControlThread).get();
-            pageStates = machine.pageStates().snapshot();
+            saved = savedState.get();
         } catch (InterruptedException | ExecutionException e) {
             throw new IOException("cannot save the machine state: " + e.getMessage(), e);
         }
         Log.debug("switchover: state saved at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
+        List<VcpuState> vcpus = saved.vcpus();
+        List<StateSection> devices = saved.devices();
+        long[] pageStates = saved.pageStates();
         for (int i = 0; i < vcpus.size(); i++) {
             StateSection cpu = new StateSection(Payloads.VCPU_SECTION, Payloads.VCPU_SECTION_VERSION, 1,
                     StateSectionCodec.stateOf(vcpus.get(i)), Map.of());
