@@ -75,6 +75,8 @@ final class MigrationRehearsal {
     private final CountDownLatch go = new CountDownLatch(1);
     private final CountDownLatch done = new CountDownLatch(1);
     private volatile long delayMillis = -1;
+    /** A real migration has started and waits for the rehearsal: do the least that helps it. */
+    private volatile boolean urgent;
     private Thread thread;
 
     MigrationRehearsal(Machine machine) {
@@ -98,6 +100,7 @@ final class MigrationRehearsal {
 
     /** A migration starts: rehearse now, alongside its first pass, if not done yet. */
     void startNow() {
+        urgent = true;
         startAfter(0);
         go.countDown();
     }
@@ -124,11 +127,11 @@ final class MigrationRehearsal {
                 machine.prepareStateTransferOnControlThread();
                 return machine.saveDevicesOnControlThread();
             }).get();
-            for (int round = 0; round < ROUNDS; round++) {
+            for (int round = 0; round < ROUNDS && !(urgent && round > 0); round++) {
                 migrateOnce(devices);
             }
             long t1 = System.nanoTime();
-            for (int round = 0; round < CODEC_ROUNDS; round++) {
+            for (int round = 0; round < CODEC_ROUNDS && !(urgent && round > 0); round++) {
                 codecRoundTrip(devices);
             }
             Log.debug("migration rehearsal: state codecs x" + CODEC_ROUNDS + " in " + (System.nanoTime() - t1) / 1000
