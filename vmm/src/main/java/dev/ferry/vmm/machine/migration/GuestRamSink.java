@@ -46,12 +46,18 @@ final class GuestRamSink implements PageSink {
             return;
         }
         ram.store(gpa, pages);
-        for (long p = gpa / PAGE, end = p + pages.remaining() / PAGE; p < end; p++) {
-            long bit = 1L << p;
+        // Mark the run in the written bitmap a word at a time.
+        long first = gpa / PAGE;
+        long end = first + pages.remaining() / PAGE;
+        for (long p = first; p < end; ) {
             int word = (int) (p >>> 6);
-            if ((written.get(word) & bit) == 0) {
-                written.getAndUpdate(word, x -> x | bit);
+            long stop = Math.min(end, ((long) word + 1) << 6);
+            int bits = (int) (stop - p);
+            long mask = (bits == 64 ? -1L : (1L << bits) - 1) << (p & 63);
+            if ((written.get(word) & mask) != mask) {
+                written.getAndAccumulate(word, mask, (x, m) -> x | m);
             }
+            p = stop;
         }
     }
 

@@ -16,7 +16,6 @@ import dev.ferry.migration.session.TargetSession;
 import dev.ferry.migration.state.StateException;
 import dev.ferry.migration.state.StateSection;
 import dev.ferry.migration.state.StateSectionCodec;
-import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
 import dev.ferry.vmm.Log;
@@ -34,7 +33,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -114,10 +112,6 @@ final class MigrationRehearsal {
         }
     }
 
-    boolean finished() {
-        return done.getCount() == 0;
-    }
-
     private void run() {
         try {
             go.await(delayMillis, TimeUnit.MILLISECONDS);
@@ -131,10 +125,12 @@ final class MigrationRehearsal {
                 migrateOnce(devices);
             }
             long t1 = System.nanoTime();
-            for (int round = 0; round < CODEC_ROUNDS && !(urgent && round > 0); round++) {
+            int codecRounds = 0;
+            while (codecRounds < CODEC_ROUNDS && !(urgent && codecRounds > 0)) {
                 codecRoundTrip(devices);
+                codecRounds++;
             }
-            Log.debug("migration rehearsal: state codecs x" + CODEC_ROUNDS + " in " + (System.nanoTime() - t1) / 1000
+            Log.debug("migration rehearsal: state codecs x" + codecRounds + " in " + (System.nanoTime() - t1) / 1000
                     + " us");
             Log.debug("migration rehearsal done in " + (System.nanoTime() - t0) / 1000 + " us");
         } catch (SelfCheckFailed e) {
@@ -149,8 +145,7 @@ final class MigrationRehearsal {
 
     /** The state codecs as a switchover uses them: encode on the source, decode on the target. */
     static void codecRoundTrip(List<StateSection> devices) throws StateException {
-        StateSection cpu = new StateSection(Payloads.VCPU_SECTION, Payloads.VCPU_SECTION_VERSION, 1,
-                StateSectionCodec.stateOf(sampleVcpu()), Map.of());
+        StateSection cpu = SwitchoverState.vcpuSection(sampleVcpu());
         Payloads.vcpu(0, cpu);
         StateSection back = StateSectionCodec.decode(StateSectionCodec.encode(cpu), Payloads.VCPU_SECTION,
                 Payloads.VCPU_SECTION_VERSION);
@@ -278,14 +273,9 @@ final class MigrationRehearsal {
 
         @Override
         public void writeFinalState(RecordSink sink) throws IOException {
-            StateSection cpu = new StateSection(Payloads.VCPU_SECTION, Payloads.VCPU_SECTION_VERSION, 1,
-                    StateSectionCodec.stateOf(sampleVcpu()), Map.of());
-            sink.write(RecordType.VCPU, Payloads.vcpu(0, cpu));
-            for (StateSection d : devices) {
-                sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(d)));
-            }
             long pages = layout.ramEnd() / MemoryLayout.PAGE_SIZE;
-            sink.write(RecordType.PAGE_STATE, Payloads.pageStates(pages, new long[(int) ((pages + 63) / 64)]));
+            new SwitchoverState(List.of(sampleVcpu()), devices, pages, new long[(int) ((pages + 63) / 64)])
+                    .writeTo(sink);
         }
 
         @Override

@@ -6,26 +6,19 @@ import dev.ferry.migration.ram.PrecopyParameters;
 import dev.ferry.migration.ram.RecordSink;
 import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.session.MigrationException;
-import dev.ferry.migration.session.Payloads;
 import dev.ferry.migration.session.SourceSession;
-import dev.ferry.migration.state.StateSection;
-import dev.ferry.migration.state.StateSectionCodec;
-import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
 import dev.ferry.vmm.Log;
-import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.RunState;
 import dev.ferry.vmm.os.FdChannel;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -58,7 +51,7 @@ final class OutgoingMigration implements SwitchoverHooks {
     /** Switchover: from the vCPUs' stop to the target's acknowledgement (the guest runs nowhere). */
     private volatile long stopNanos;
     private volatile long downtimeMillis;
-    private volatile java.util.concurrent.CompletableFuture<SavedState> savedState;
+    private volatile java.util.concurrent.CompletableFuture<SwitchoverState> savedState;
 
     OutgoingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd,
                       MigrationSettings settings) {
@@ -220,8 +213,9 @@ final class OutgoingMigration implements SwitchoverHooks {
         stateBefore = machine.onControlThread(machine::stopForMigrationOnControlThread).join();
         Log.debug("switchover: vCPUs stopped in " + (System.nanoTime() - stopNanos) / 1000 + " us");
         // The control thread saves the stopped machine while this thread sends the last pages.
-        savedState = machine.onControlThread(() -> new SavedState(machine.saveVcpusOnControlThread(),
-                machine.saveDevicesOnControlThread(), machine.pageStates().snapshot()));
+        savedState = machine.onControlThread(() -> new SwitchoverState(machine.saveVcpusOnControlThread(),
+                machine.saveDevicesOnControlThread(), machine.pageStates().pageCount(),
+                machine.pageStates().snapshot()));
         if (settings.has("pause-before-switchover")) {
             setStatus(MigrationStatus.PRE_SWITCHOVER);
             try {
@@ -248,31 +242,17 @@ final class OutgoingMigration implements SwitchoverHooks {
         }
     }
 
-    /** The machine's state at the switchover, saved on the control thread. */
-    private record SavedState(List<VcpuState> vcpus, List<StateSection> devices, long[] pageStates) {}
-
     @Override
     public void writeFinalState(RecordSink sink) throws IOException {
         Log.debug("switchover: last pages sent at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
-        SavedState saved;
+        SwitchoverState saved;
         try {
             saved = savedState.get();
         } catch (InterruptedException | ExecutionException e) {
             throw new IOException("cannot save the machine state: " + e.getMessage(), e);
         }
         Log.debug("switchover: state saved at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
-        List<VcpuState> vcpus = saved.vcpus();
-        List<StateSection> devices = saved.devices();
-        long[] pageStates = saved.pageStates();
-        for (int i = 0; i < vcpus.size(); i++) {
-            StateSection cpu = new StateSection(Payloads.VCPU_SECTION, Payloads.VCPU_SECTION_VERSION, 1,
-                    StateSectionCodec.stateOf(vcpus.get(i)), Map.of());
-            sink.write(RecordType.VCPU, Payloads.vcpu(i, cpu));
-        }
-        for (StateSection d : devices) {
-            sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(d)));
-        }
-        sink.write(RecordType.PAGE_STATE, Payloads.pageStates(machine.pageStates().pageCount(), pageStates));
+        saved.writeTo(sink);
         Log.debug("switchover: state sent at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
     }
 
