@@ -43,6 +43,8 @@ public final class PrecopyEngine {
 
     private volatile boolean cancelled;
     private volatile MigrationStats stats;
+    /** The dirty log is on (guarded by this). */
+    private boolean logging;
 
     // Running totals.
     private long transferred;
@@ -95,12 +97,18 @@ public final class PrecopyEngine {
     /**
      * Runs the migration up to and including the END record. Returns the final statistics; throws
      * if the transfer failed or was cancelled, after resuming the guest if it had been stopped.
+     * After a successful run the dirty log is still on: the caller ends it with
+     * {@link #stopDirtyLog()} once the target has answered (see there).
      */
     public MigrationStats run(SwitchoverHooks hooks) throws IOException, InterruptedException {
         startNanos = nanoClock.getAsLong();
         rateWindowStart = startNanos;
         boolean guestStopped = false;
-        dirtyLog.start();
+        boolean sent = false;
+        synchronized (this) {
+            dirtyLog.start();
+            logging = true;
+        }
         try {
             long[] populated = ram.populated();
             long[] toSend = populated != null ? populated : allPages();
@@ -158,6 +166,7 @@ public final class PrecopyEngine {
             sink.write(RecordType.END);
             long downtime = (nanoClock.getAsLong() - downtimeStart) / 1_000_000;
             publish(downtime);
+            sent = true;
             return stats;
         } catch (IOException | InterruptedException | RuntimeException e) {
             if (guestStopped) {
@@ -165,10 +174,24 @@ public final class PrecopyEngine {
             }
             throw e;
         } finally {
-            dirtyLog.stop();
+            if (!sent) {
+                stopDirtyLog();
+            }
             if (throttle > 0) {
                 hooks.throttle(0);
             }
+        }
+    }
+
+    /**
+     * Ends dirty logging; once only. Not done at END, where the guest is stopped everywhere and
+     * the target is loading the state: on KVM it re-registers every RAM slot, milliseconds of
+     * CPU that would compete with the target's load on a small host and lengthen the downtime.
+     */
+    public synchronized void stopDirtyLog() {
+        if (logging) {
+            logging = false;
+            dirtyLog.stop();
         }
     }
 

@@ -3,7 +3,9 @@ package dev.ferry.migration.session;
 import dev.ferry.migration.config.MachineIdentity;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.migration.state.StateException;
-import dev.ferry.migration.state.StateSection;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
 
 /** What the target VMM offers an incoming stream. Its guest does not run while the stream loads. */
 public interface IncomingMachine {
@@ -23,12 +25,31 @@ public interface IncomingMachine {
     /** The newest version of a device section this VMM reads; StateException for an unknown one. */
     int deviceSectionVersion(String name) throws StateException;
 
+    /** The newest vCPU state version (VCPU record) this VMM reads. */
+    int vcpuStateVersion();
+
+    /**
+     * Decodes and keeps the state of vCPU {@code index} from its VCPU record, written in
+     * {@code version} (a reader may see a newer version whose minimum it meets); throws if the
+     * state is malformed. Each index comes at most once per stream, after {@link #clearRam()}.
+     */
+    void vcpuState(int index, int version, ByteBuffer state) throws StateException;
+
     /** The number of pages the page-state bitmap covers here. */
     long pageStatePages();
 
+    /** Tells the source that the stream is loaded: the ACK on the return path. */
+    @FunctionalInterface
+    interface Acknowledgement {
+        void send() throws IOException;
+    }
+
     /**
-     * Loads vCPU, device and page state into the stopped machine. Throws if the state does not
-     * fit; then the guest must not run.
+     * Loads the vCPU states received by {@link #vcpuState}, one for every vCPU, and the device
+     * and page state into the stopped machine, then sends {@code ack}. Only once that succeeded
+     * may the guest run, and the machine may start it in the same step (no hand-over between
+     * threads while the guest is stopped everywhere). Throws if the state does not fit or the
+     * ACK cannot be sent; the guest must then not run.
      */
-    void load(IncomingState state) throws StateException;
+    void load(IncomingState state, Acknowledgement ack) throws StateException, IOException;
 }

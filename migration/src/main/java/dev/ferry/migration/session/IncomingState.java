@@ -5,13 +5,13 @@ import dev.ferry.migration.state.StateSection;
 import java.util.List;
 
 /**
- * Everything but RAM that a stream carries, once END has arrived: one section per vCPU in vCPU
- * order, the device sections in stream order, and the page-state bitmap (bit set: page shared),
- * or null when the source sent none.
+ * What a stream carries besides RAM and the vCPUs' state (which the machine decodes as it
+ * arrives, {@link IncomingMachine#vcpuState}), once END has arrived: the device sections in
+ * stream order and the page-state bitmap (bit set: page shared), or null when the source sent
+ * none.
  */
-public record IncomingState(List<StateSection> vcpus, List<StateSection> devices, long[] pageStates) {
+public record IncomingState(List<StateSection> devices, long[] pageStates) {
     public IncomingState {
-        vcpus = List.copyOf(vcpus);
         devices = List.copyOf(devices);
     }
 }

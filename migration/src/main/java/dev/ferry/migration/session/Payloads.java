@@ -17,31 +17,32 @@ import java.nio.charset.StandardCharsets;
 public final class Payloads {
     private Payloads() {}
 
-    /** Section name of a vCPU's state inside a VCPU record. */
-    public static final String VCPU_SECTION = "cpu";
-    public static final int VCPU_SECTION_VERSION = 1;
-
-    /** VCPU := index u32 | state section (JSON). */
-    public static ByteBuffer vcpu(int index, StateSection section) {
-        byte[] json = StateSectionCodec.encode(section);
-        return ByteBuffer.allocate(4 + json.length).putInt(index).put(json).flip();
+    /**
+     * VCPU := index u32 | version u16 | minimum version u16 | state. The state's layout is the
+     * VMM's (docs/migration-stream.md, "VCPU state"); the session checks only the index and that
+     * this reader meets the minimum version.
+     */
+    public static ByteBuffer vcpu(int index, int version, int minimumVersion, ByteBuffer state) {
+        return ByteBuffer.allocate(8 + state.remaining()).putInt(index).putShort((short) version)
+                .putShort((short) minimumVersion).put(state.duplicate()).flip();
     }
 
-    record Vcpu(int index, StateSection section) {}
+    record Vcpu(int index, int version, int minimumVersion, ByteBuffer state) {}
 
     static Vcpu vcpu(ByteBuffer payload, long offset) throws StreamException {
-        if (payload.remaining() < 4) {
-            throw new StreamException("VCPU record is shorter than its index", offset);
+        if (payload.remaining() < 8) {
+            throw new StreamException("VCPU record is shorter than its header (" + payload.remaining() + " bytes)",
+                    offset);
         }
         ByteBuffer p = payload.duplicate();
         int index = p.getInt();
-        byte[] json = new byte[p.remaining()];
-        p.get(json);
-        try {
-            return new Vcpu(index, StateSectionCodec.decode(json, VCPU_SECTION, VCPU_SECTION_VERSION));
-        } catch (StateException e) {
-            throw new StreamException("VCPU record for vCPU " + index + ": " + e.getMessage(), offset);
+        int version = p.getShort() & 0xffff;
+        int minimumVersion = p.getShort() & 0xffff;
+        if (minimumVersion > version) {
+            throw new StreamException("VCPU record for vCPU " + index + " has minimum version " + minimumVersion
+                    + " above its version " + version, offset);
         }
+        return new Vcpu(index, version, minimumVersion, p.slice());
     }
 
     /** PAGE_STATE := page count u64 | ceil(count / 64) words u64 (bit i of word i/64: page i shared). */

@@ -46,6 +46,8 @@ public final class SourceSession {
     private final List<MigrationChannel> all = new ArrayList<>();
     /** The target's answer: null for ACK, its reason for ERROR; exceptional if none came. */
     private final CompletableFuture<String> answer = new CompletableFuture<>();
+    /** System.nanoTime() when the target's ACK was read (or the file synced); 0 before. */
+    private volatile long acknowledgedNanos;
     private volatile PrecopyEngine engine;
     private volatile boolean cancelled;
     private volatile boolean endSent;
@@ -134,6 +136,7 @@ public final class SourceSession {
             }
             return stats;
         } finally {
+            precopy.stopDirtyLog();
             if (ramSenders != null) {
                 ramSenders.stop();
             }
@@ -185,6 +188,14 @@ public final class SourceSession {
         };
     }
 
+    /**
+     * When the target acknowledged (System.nanoTime()), for a file when it was synced; 0 if not
+     * (yet). The end of the downtime: the source's own clean-up after it is not part of it.
+     */
+    public long acknowledgedNanos() {
+        return acknowledgedNanos;
+    }
+
     private void startReturnPath() {
         Thread t = new Thread(() -> {
             try {
@@ -192,6 +203,7 @@ public final class SourceSession {
                 in.readHeader();
                 Record r = in.next();
                 if (r.type() == RecordType.ACK) {
+                    acknowledgedNanos = System.nanoTime();
                     answer.complete(null);
                 } else if (r.type() == RecordType.ERROR) {
                     answer.complete(Payloads.error(r.payload()));
@@ -217,6 +229,7 @@ public final class SourceSession {
         if (!main.hasReturnPath()) {
             try {
                 main.sync();
+                acknowledgedNanos = System.nanoTime();
                 return;
             } catch (IOException e) {
                 throw new MigrationException("cannot write the migration file: " + e.getMessage(), false, e);

@@ -133,7 +133,7 @@ public final class TargetSession {
         }
         machine.clearRam();
         RamReceivers receivers = ramConnections.isEmpty() ? null : new RamReceivers(ramConnections, machine);
-        StateSection[] vcpus = new StateSection[source.vcpus()];
+        boolean[] vcpus = new boolean[source.vcpus()];
         List<StateSection> devices = new ArrayList<>();
         long[] pageStates = null;
         while (true) {
@@ -143,11 +143,22 @@ public final class TargetSession {
                 case PASS_END -> { }
                 case VCPU -> {
                     Payloads.Vcpu v = Payloads.vcpu(r.payload(), r.offset());
-                    if (v.index() < 0 || v.index() >= vcpus.length || vcpus[v.index()] != null) {
+                    if (v.index() < 0 || v.index() >= vcpus.length || vcpus[v.index()]) {
                         throw new StreamException("VCPU record for vCPU " + v.index() + " is out of place ("
                                 + vcpus.length + " vCPUs)", r.offset());
                     }
-                    vcpus[v.index()] = v.section();
+                    if (v.minimumVersion() > machine.vcpuStateVersion()) {
+                        throw new StreamException("VCPU record for vCPU " + v.index() + " needs version "
+                                + v.minimumVersion() + " of the vCPU state; this Ferry reads up to "
+                                + machine.vcpuStateVersion(), r.offset());
+                    }
+                    try {
+                        machine.vcpuState(v.index(), v.version(), v.state());
+                    } catch (StateException e) {
+                        throw new StreamException("VCPU record for vCPU " + v.index() + ": " + e.getMessage(),
+                                r.offset());
+                    }
+                    vcpus[v.index()] = true;
                 }
                 case DEVICE -> devices.add(StateSectionCodec.decode(Payloads.bytes(r.payload()),
                         machine::deviceSectionVersion));
@@ -162,12 +173,11 @@ public final class TargetSession {
                         receivers.await();
                     }
                     for (int i = 0; i < vcpus.length; i++) {
-                        if (vcpus[i] == null) {
+                        if (!vcpus[i]) {
                             throw new StreamException("the stream ended without the state of vCPU " + i, r.offset());
                         }
                     }
-                    machine.load(new IncomingState(List.of(vcpus), devices, pageStates));
-                    acknowledge();
+                    machine.load(new IncomingState(devices, pageStates), this::acknowledge);
                     return;
                 }
                 default -> throw new StreamException("unexpected " + r.type() + " record", r.offset());

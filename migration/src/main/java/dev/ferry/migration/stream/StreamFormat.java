@@ -14,7 +14,8 @@ public final class StreamFormat {
     private StreamFormat() {}
 
     public static final byte[] MAGIC = {'F', 'E', 'R', 'R', 'Y', 'M', 'I', 'G'};
-    public static final int MAJOR = 1;
+    /** 2: VCPU records carry a versioned binary state (format 1 had a JSON section). */
+    public static final int MAJOR = 2;
     public static final int MINOR = 0;
     public static final int HEADER_SIZE = 16;
     public static final int RECORD_HEADER_SIZE = 8;

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.CancellationException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -190,7 +191,12 @@ class PrecopyEngineTest {
     void aModestWorkloadConvergesAndTheTargetMatchesTheStoppedSource() throws Exception {
         // 64 MiB guest, 1 GB/s link, guest dirties 200 MB/s over 8 MiB; 5 ms downtime limit.
         Simulation s = new Simulation(16384, 1e9, 50_000, 2048);
-        MigrationStats st = s.engine(params(5, false, 100)).run(s);
+        PrecopyEngine engine = s.engine(params(5, false, 100));
+        MigrationStats st = engine.run(s);
+        assertTrue(s.logging, "the dirty log stays on until the caller has the target's answer");
+        engine.stopDirtyLog();
+        engine.stopDirtyLog();
+        assertFalse(s.logging);
         assertEquals(0, s.target.compareTo(s.source), "target memory equals the source at stop");
         assertTrue(st.passes() >= 2, "at least one pass over dirty pages: " + st);
         assertTrue(st.downtimeMillis() <= 5, "downtime within the limit: " + st);
@@ -259,6 +265,7 @@ class PrecopyEngineTest {
         assertEquals(1, late.stops);
         assertEquals(1, late.resumes, "the source guest runs again");
         assertTrue(late.running);
+        assertFalse(late.logging, "a failed run ends dirty logging itself");
     }
 
     @Test

@@ -150,9 +150,8 @@ final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
 
     @Override
     public void writeFinalState(RecordSink sink) throws IOException {
-        StateSection cpu = new StateSection("cpu", 1, 1, StateSectionCodec.stateOf(Map.of("writes", writes())),
-                Map.of());
-        sink.write(RecordType.VCPU, Payloads.vcpu(0, cpu));
+        // The fake vCPU state: how many writes the guest made (version 1, opaque to the session).
+        sink.write(RecordType.VCPU, Payloads.vcpu(0, 1, 1, ByteBuffer.allocate(8).putLong(0, writes())));
         sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(new StateSection("serial0", 1, 1,
                 StateSectionCodec.stateOf(Map.of("lcr", 3)), Map.of()))));
         sink.write(RecordType.PAGE_STATE, Payloads.pageStates(pages, new long[(pages + 63) / 64]));
@@ -168,6 +167,8 @@ final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
         final ByteBuffer memory;
         final MachineIdentity identity;
         volatile IncomingState loaded;
+        /** vCPU 0's state (the source's write count) as its VCPU record arrived; -1 before. */
+        volatile long vcpuWrites = -1;
 
         Target(MachineIdentity identity) {
             this.identity = identity;
@@ -200,13 +201,27 @@ final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
         }
 
         @Override
+        public int vcpuStateVersion() {
+            return 1;
+        }
+
+        @Override
+        public void vcpuState(int index, int version, ByteBuffer state) throws StateException {
+            if (state.remaining() != 8) {
+                throw new StateException("fake vCPU state has " + state.remaining() + " bytes, not 8");
+            }
+            vcpuWrites = state.getLong(state.position());
+        }
+
+        @Override
         public long pageStatePages() {
             return identity.ramBytes() / PAGE;
         }
 
         @Override
-        public void load(IncomingState state) {
+        public void load(IncomingState state, Acknowledgement ack) throws IOException {
             loaded = state;
+            ack.send();
         }
 
         @Override

@@ -89,7 +89,7 @@ class SessionTest {
                 "target memory equals the stopped source's");
         IncomingState s = target.loaded;
         assertNotNull(s, "the target loaded the final state");
-        assertEquals(guest.writes(), s.vcpus().get(0).state().get("writes").asLong());
+        assertEquals(guest.writes(), target.vcpuWrites);
         assertEquals("serial0", s.devices().get(0).name());
         assertEquals(PAGES / 64, s.pageStates().length);
     }
@@ -244,11 +244,15 @@ class SessionTest {
 
     @Test
     void theVcpuPayloadRoundTrips() throws Exception {
-        var section = new dev.ferry.migration.state.StateSection("cpu", 1, 1,
-                StateSectionCodec.stateOf(java.util.Map.of("rip", 42)), java.util.Map.of());
-        Payloads.Vcpu v = Payloads.vcpu(Payloads.vcpu(3, section), 0);
+        Payloads.Vcpu v = Payloads.vcpu(Payloads.vcpu(3, 5, 2, ByteBuffer.wrap(new byte[] {42, 43})), 0);
         assertEquals(3, v.index());
-        assertEquals(42, v.section().state().get("rip").asInt());
+        assertEquals(5, v.version());
+        assertEquals(2, v.minimumVersion());
+        assertEquals(ByteBuffer.wrap(new byte[] {42, 43}), v.state());
+        assertThrows(dev.ferry.migration.stream.StreamException.class,
+                () -> Payloads.vcpu(ByteBuffer.allocate(7), 0), "shorter than its header");
+        assertThrows(dev.ferry.migration.stream.StreamException.class,
+                () -> Payloads.vcpu(Payloads.vcpu(0, 1, 2, ByteBuffer.allocate(0)), 0), "minimum above version");
         assertThrows(dev.ferry.migration.stream.StreamException.class,
                 () -> Payloads.pageStates(Payloads.pageStates(100, new long[2]), 64, 0));
     }

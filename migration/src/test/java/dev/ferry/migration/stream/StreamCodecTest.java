@@ -100,8 +100,13 @@ class StreamCodecTest {
         bad[0] = 'X';
         assertTrue(assertThrows(StreamException.class, () -> reader(bad).readHeader()).getMessage().contains("bad magic"));
         byte[] newer = sample();
-        ByteBuffer.wrap(newer).putShort(8, (short) 2);
+        ByteBuffer.wrap(newer).putShort(8, (short) (StreamFormat.MAJOR + 1));
         assertTrue(assertThrows(StreamException.class, () -> reader(newer).readHeader()).getMessage()
-                .contains("version 2.0 is not supported"));
+                .contains("version " + (StreamFormat.MAJOR + 1) + ".0 is not supported"));
+        // Format 1 carried vCPU state as JSON: refused at the header, not misread later.
+        byte[] older = sample();
+        ByteBuffer.wrap(older).putShort(8, (short) 1);
+        assertTrue(assertThrows(StreamException.class, () -> reader(older).readHeader()).getMessage()
+                .contains("version 1.0 is not supported"));
     }
 }

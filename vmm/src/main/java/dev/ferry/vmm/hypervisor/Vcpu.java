@@ -66,13 +66,6 @@ public interface Vcpu extends AutoCloseable {
      */
     void restoreState(VcpuState state);
 
-    /**
-     * Loads and exercises what {@link #saveState()} and {@link #restoreState} use, without
-     * touching the vCPU (which may be running), so a migration's switchover does not pay for
-     * class loading and first-use reflection while the guest is stopped.
-     */
-    default void prepareStateTransfer() { }
-
     @Override
     void close();
 }

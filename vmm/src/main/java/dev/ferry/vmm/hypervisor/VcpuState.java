@@ -30,8 +30,8 @@ import java.util.Objects;
  *
  * <p>Immutable: arrays are copied in and out. {@link #equals} compares contents (including
  * the interrupt bitmap of the special registers, which {@link Registers.Special} itself compares
- * by reference). A plain record of records, lists and byte arrays, so Jackson serialises it
- * without annotations (byte arrays as base64).
+ * by reference). A migration carries it in a VCPU record (VcpuStateCodec,
+ * docs/migration-stream.md).
  */
 public record VcpuState(Registers.Standard registers, Registers.Special specialRegisters, byte[] xsave,
                         List<Xcr> xcrs, byte[] lapic, byte[] vcpuEvents, int mpState,

@@ -165,8 +165,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
                 if (config.startPaused()) {
                     setState(RunState.PRELAUNCH);
                 } else {
-                    vcpuControl.release();
-                    setState(RunState.RUNNING);
+                    startVcpus();
                 }
             } catch (RuntimeException e) {
                 fail("cannot start the machine: " + e.getMessage());
@@ -254,8 +253,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         if (state != RunState.PAUSED && state != RunState.PRELAUNCH && state != RunState.POSTMIGRATE) {
             return;
         }
-        vcpuControl.release();
-        setState(RunState.RUNNING);
+        startVcpus();
     }
 
     /** Resets from the host side (QMP system_reset); with -no-reboot QEMU shuts down instead. */
@@ -312,9 +310,10 @@ public final class Machine implements PlatformEvents, AutoCloseable {
             return;
         }
         if (before == RunState.RUNNING) {
-            vcpuControl.release();
+            startVcpus();
+        } else {
+            setState(before);
         }
-        setState(before);
     }
 
     /** The target has the guest: the source stays stopped (QEMU's postmigrate; cont would resume it). */
@@ -325,18 +324,23 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     }
 
     /**
-     * Gets the state-transfer code paths ready before a switchover (see
-     * {@link Vcpu#prepareStateTransfer()}). On a machine waiting in inmigrate, whose vCPUs have
-     * never run, each vCPU's own state is also saved and restored once: the same calls as the
-     * real load, with nothing changed.
+     * One round of what a switchover does with this machine's state, with nothing changed, so
+     * that code is compiled before a real switchover runs it while the guest is stopped
+     * (MigrationRehearsal): the devices are saved; on a machine waiting in inmigrate, whose
+     * vCPUs have never run, the devices are also loaded back and each vCPU's state is saved and
+     * restored, the calls of a real load. Returns the device sections saved.
      */
-    public void prepareStateTransferOnControlThread() {
-        vcpus.forEach(Vcpu::prepareStateTransfer);
+    public List<StateSection> rehearseStateTransferOnControlThread() throws StateException {
+        List<StateSection> sections = DeviceSections.save(devices);
+        long[] shared = pageStates.snapshot();
         if (state == RunState.INMIGRATE) {
+            DeviceSections.load(devices, sections);
+            pageStates.restore(shared);
             for (Vcpu v : vcpus) {
                 v.restoreState(v.saveState());
             }
         }
+        return sections;
     }
 
     /** Every vCPU's state; the vCPUs must be stopped. */
@@ -394,8 +398,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
             return;
         }
         if (autostart) {
-            vcpuControl.release();
-            setState(RunState.RUNNING);
+            startVcpus();
         } else {
             setState(RunState.PAUSED);
         }
@@ -517,8 +520,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         try {
             boot();
             if (run) {
-                vcpuControl.release();
-                setState(RunState.RUNNING);
+                startVcpus();
             }
         } catch (RuntimeException e) {
             fail("cannot restart the machine after reset: " + e.getMessage());
@@ -553,6 +555,16 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         setState(RunState.INTERNAL_ERROR);
         serialBackend.close();
         exitStatus.complete(1);
+    }
+
+    /**
+     * Enters RUNNING, then lets the vCPUs go: QEMU's order (vm_prepare_start sends RESUME before
+     * resume_all_vcpus), and on a small host the RESUME event is out before the vCPU threads
+     * compete with the monitor for the cores.
+     */
+    private void startVcpus() {
+        setState(RunState.RUNNING);
+        vcpuControl.release();
     }
 
     private void setState(RunState next) {

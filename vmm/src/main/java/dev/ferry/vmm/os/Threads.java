@@ -1,5 +1,9 @@
 package dev.ferry.vmm.os;
 
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+
 /** Native identities of Java threads. */
 public final class Threads {
     // gettid has no glibc wrapper before 2.30; the syscall number is per architecture
@@ -31,6 +35,31 @@ public final class Threads {
     }
 
     private static final int PRIO_PROCESS = 0;
+
+    /**
+     * Lowers to nice {@code nice} every thread of this process whose name (/proc/self/task/TID/comm,
+     * at most 15 characters) starts with one of {@code namePrefixes}. Best effort: a thread that
+     * ends meanwhile or a refusal is skipped. Returns how many threads were changed.
+     */
+    public static int lowerPriorityOf(int nice, String... namePrefixes) {
+        File[] tasks = new File("/proc/self/task").listFiles();
+        int changed = 0;
+        for (File task : tasks == null ? new File[0] : tasks) {
+            try {
+                String name = Files.readString(task.toPath().resolve("comm")).strip();
+                for (String prefix : namePrefixes) {
+                    if (name.startsWith(prefix)
+                            && LibC.setpriority(PRIO_PROCESS, Integer.parseInt(task.getName()), nice) == 0) {
+                        changed++;
+                        break;
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                // the thread has ended
+            }
+        }
+        return changed;
+    }
 
     /** This process's id (the thread group id that tgkill(2) needs). */
     public static int processId() {

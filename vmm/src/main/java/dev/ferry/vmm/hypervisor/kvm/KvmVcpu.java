@@ -18,17 +18,10 @@ import java.util.List;
 
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid2;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_cpuid_entry2;
-import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_debugregs;
-import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_dtable;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_lapic_state;
-import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_mp_state;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msr_entry;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_msrs;
-import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_regs;
-import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_segment;
-import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_sregs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_vcpu_events;
-import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xcr;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xcrs;
 import static dev.ferry.vmm.hypervisor.kvm.KvmAbi.kvm_xsave;
 import static dev.ferry.vmm.hypervisor.kvm.KvmCalls.failure;
@@ -57,6 +50,14 @@ public final class KvmVcpu implements Vcpu {
     private final KvmRun run;
     private volatile VcpuKick kick;
     private volatile boolean closed;
+    /*
+     * What the host offers for vCPU state, asked of KVM once (KVM_CHECK_EXTENSION is an ioctl,
+     * and the answers do not change during the VM's life): XSAVE area size, 0 = not asked yet;
+     * whether KVM_GET_XSAVE2 exists; KVM_CAP_XCRS, 0 = not asked, 1 = yes, -1 = no.
+     */
+    private volatile int xsaveBytes;
+    private volatile boolean xsave2;
+    private volatile int xcrsSupport;
 
     KvmVcpu(KvmVm vm, int id, int fd, int mmapSize) {
         this.vm = vm;
@@ -131,119 +132,39 @@ public final class KvmVcpu implements Vcpu {
 
     @Override
     public Registers.Standard registers() {
-        kvm_regs regs = new kvm_regs();
-        if (LibC.ioctl(fd, Ioctl.KVM_GET_REGS, regs.getPointer()) < 0) {
+        Memory regs = new Memory(RegisterLayout.REGS_SIZE);
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_REGS, regs) < 0) {
             throw lastError("KVM_GET_REGS(vcpu=" + id + ")");
         }
-        regs.read();
-        return new Registers.Standard(regs.rax, regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rsp, regs.rbp,
-                regs.r8, regs.r9, regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15, regs.rip, regs.rflags);
+        return RegisterLayout.readRegs(regs);
     }
 
     @Override
     public void setRegisters(Registers.Standard r) {
-        kvm_regs regs = new kvm_regs();
-        regs.rax = r.rax();
-        regs.rbx = r.rbx();
-        regs.rcx = r.rcx();
-        regs.rdx = r.rdx();
-        regs.rsi = r.rsi();
-        regs.rdi = r.rdi();
-        regs.rsp = r.rsp();
-        regs.rbp = r.rbp();
-        regs.r8 = r.r8();
-        regs.r9 = r.r9();
-        regs.r10 = r.r10();
-        regs.r11 = r.r11();
-        regs.r12 = r.r12();
-        regs.r13 = r.r13();
-        regs.r14 = r.r14();
-        regs.r15 = r.r15();
-        regs.rip = r.rip();
-        regs.rflags = r.rflags();
-        regs.write();
-        if (LibC.ioctl(fd, Ioctl.KVM_SET_REGS, regs.getPointer()) < 0) {
+        Memory regs = new Memory(RegisterLayout.REGS_SIZE);
+        RegisterLayout.writeRegs(regs, r);
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_REGS, regs) < 0) {
             throw lastError("KVM_SET_REGS(vcpu=" + id + ", rip=" + hex(r.rip()) + ")");
         }
     }
 
     @Override
     public Registers.Special specialRegisters() {
-        kvm_sregs sregs = new kvm_sregs();
-        if (LibC.ioctl(fd, Ioctl.KVM_GET_SREGS, sregs.getPointer()) < 0) {
+        Memory sregs = new Memory(RegisterLayout.SREGS_SIZE);
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_SREGS, sregs) < 0) {
             throw lastError("KVM_GET_SREGS(vcpu=" + id + ")");
         }
-        sregs.read();
-        return new Registers.Special(segment(sregs.cs), segment(sregs.ds), segment(sregs.es), segment(sregs.fs),
-                segment(sregs.gs), segment(sregs.ss), segment(sregs.tr), segment(sregs.ldt),
-                table(sregs.gdt), table(sregs.idt), sregs.cr0, sregs.cr2, sregs.cr3, sregs.cr4, sregs.cr8,
-                sregs.efer, sregs.apic_base, sregs.interrupt_bitmap.clone());
+        return RegisterLayout.readSregs(sregs);
     }
 
     @Override
     public void setSpecialRegisters(Registers.Special s) {
-        long[] bitmap = s.interruptBitmap();
-        if (bitmap.length > kvm_sregs.INTERRUPT_BITMAP_WORDS) {
-            throw new IllegalArgumentException("interrupt bitmap has " + bitmap.length + " words, KVM takes "
-                    + kvm_sregs.INTERRUPT_BITMAP_WORDS);
-        }
-        kvm_sregs sregs = new kvm_sregs();
-        fill(sregs.cs, s.cs());
-        fill(sregs.ds, s.ds());
-        fill(sregs.es, s.es());
-        fill(sregs.fs, s.fs());
-        fill(sregs.gs, s.gs());
-        fill(sregs.ss, s.ss());
-        fill(sregs.tr, s.tr());
-        fill(sregs.ldt, s.ldt());
-        fill(sregs.gdt, s.gdt());
-        fill(sregs.idt, s.idt());
-        sregs.cr0 = s.cr0();
-        sregs.cr2 = s.cr2();
-        sregs.cr3 = s.cr3();
-        sregs.cr4 = s.cr4();
-        sregs.cr8 = s.cr8();
-        sregs.efer = s.efer();
-        sregs.apic_base = s.apicBase();
-        System.arraycopy(bitmap, 0, sregs.interrupt_bitmap, 0, bitmap.length);
-        sregs.write();
-        if (LibC.ioctl(fd, Ioctl.KVM_SET_SREGS, sregs.getPointer()) < 0) {
+        Memory sregs = new Memory(RegisterLayout.SREGS_SIZE);
+        RegisterLayout.writeSregs(sregs, s);
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_SREGS, sregs) < 0) {
             throw lastError("KVM_SET_SREGS(vcpu=" + id + ", cr0=" + hex(s.cr0()) + ", cr4=" + hex(s.cr4())
                     + ", efer=" + hex(s.efer()) + ")");
         }
-    }
-
-    private static Registers.Segment segment(kvm_segment s) {
-        return new Registers.Segment(s.base, s.limit, s.selector & 0xffff, s.type & 0xff, s.present != 0,
-                s.dpl & 0xff, s.db != 0, s.s != 0, s.l != 0, s.g != 0, s.avl != 0, s.unusable != 0);
-    }
-
-    private static void fill(kvm_segment target, Registers.Segment s) {
-        target.base = s.base();
-        target.limit = s.limit();
-        target.selector = (short) s.selector();
-        target.type = (byte) s.type();
-        target.present = flag(s.present());
-        target.dpl = (byte) s.dpl();
-        target.db = flag(s.db());
-        target.s = flag(s.s());
-        target.l = flag(s.l());
-        target.g = flag(s.g());
-        target.avl = flag(s.avl());
-        target.unusable = flag(s.unusable());
-    }
-
-    private static Registers.DescriptorTable table(kvm_dtable t) {
-        return new Registers.DescriptorTable(t.base, t.limit & 0xffff);
-    }
-
-    private static void fill(kvm_dtable target, Registers.DescriptorTable t) {
-        target.base = t.base();
-        target.limit = (short) t.limit();
-    }
-
-    private static byte flag(boolean value) {
-        return (byte) (value ? 1 : 0);
     }
 
     @Override
@@ -274,20 +195,18 @@ public final class KvmVcpu implements Vcpu {
 
     @Override
     public int mpState() {
-        kvm_mp_state state = new kvm_mp_state();
-        if (LibC.ioctl(fd, Ioctl.KVM_GET_MP_STATE, state.getPointer()) < 0) {
+        Memory state = new Memory(Integer.BYTES); // struct kvm_mp_state { __u32 mp_state; }
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_MP_STATE, state) < 0) {
             throw lastError("KVM_GET_MP_STATE(vcpu=" + id + ")");
         }
-        state.read();
-        return state.mp_state;
+        return state.getInt(0);
     }
 
     @Override
     public void setMpState(int mpState) {
-        kvm_mp_state state = new kvm_mp_state();
-        state.mp_state = mpState;
-        state.write();
-        if (LibC.ioctl(fd, Ioctl.KVM_SET_MP_STATE, state.getPointer()) < 0) {
+        Memory state = new Memory(Integer.BYTES);
+        state.setInt(0, mpState);
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_MP_STATE, state) < 0) {
             throw lastError("KVM_SET_MP_STATE(vcpu=" + id + ", mp_state=" + mpState + ")");
         }
     }
@@ -324,17 +243,6 @@ public final class KvmVcpu implements Vcpu {
         if (written < indices.length) {
             throw new HypervisorException("KVM_SET_MSRS(vcpu=" + id + ", " + msrList(indices) + ") failed: MSR "
                     + hex(indices[written] & 0xffffffffL) + " rejected value " + hex(values[written]));
-        }
-    }
-
-    @Override
-    public void prepareStateTransfer() {
-        // JNA builds each Structure class's field list by reflection on first use.
-        for (com.sun.jna.Structure st : new com.sun.jna.Structure[] {new kvm_debugregs(), new kvm_lapic_state(),
-                new kvm_mp_state(), new kvm_msr_entry(), new kvm_msrs(), new kvm_regs(), new kvm_sregs(),
-                new kvm_vcpu_events(), new kvm_xcrs()}) {
-            st.write();
-            st.read();
         }
     }
 
@@ -400,10 +308,9 @@ public final class KvmVcpu implements Vcpu {
                     + "LAPIC page has " + lapic.length + " bytes, struct kvm_lapic_state has "
                     + kvm_lapic_state.KVM_APIC_REG_SIZE);
         }
-        int eventsSize = new kvm_vcpu_events().size();
-        if (events.length != eventsSize) {
+        if (events.length != VCPU_EVENTS_SIZE) {
             throw new HypervisorException("KVM_SET_VCPU_EVENTS(vcpu=" + id + ", size=" + events.length + ") refused: "
-                    + "struct kvm_vcpu_events has " + eventsSize + " bytes");
+                    + "struct kvm_vcpu_events has " + VCPU_EVENTS_SIZE + " bytes");
         }
         if (state.xcrs().size() > kvm_xcrs.KVM_MAX_XCRS) {
             throw new HypervisorException("KVM_SET_XCRS(vcpu=" + id + ", nr_xcrs=" + state.xcrs().size() + ") refused: "
@@ -429,21 +336,35 @@ public final class KvmVcpu implements Vcpu {
      * 4096 without XSAVE2 (api.rst, KVM_SET_XSAVE and KVM_GET_XSAVE2).
      */
     private int xsaveSize() {
+        int known = xsaveBytes;
+        if (known != 0) {
+            return known;
+        }
         int size = vm.checkExtension(KvmCapability.KVM_CAP_XSAVE2);
         if (size > 0) {
-            return Math.max(size, kvm_xsave.SIZE);
+            xsave2 = true;
+            return xsaveBytes = Math.max(size, kvm_xsave.SIZE);
         }
         if (vm.checkExtension(KvmCapability.KVM_CAP_XSAVE) <= 0) {
             throw new HypervisorException("vcpu " + id + ": KVM lacks KVM_CAP_XSAVE, needed to save and restore "
                     + "FPU/SSE/AVX state");
         }
-        return kvm_xsave.SIZE;
+        return xsaveBytes = kvm_xsave.SIZE;
+    }
+
+    /** Whether KVM has KVM_GET_XCRS/KVM_SET_XCRS (KVM_CAP_XCRS); asked once. */
+    private boolean hasXcrs() {
+        int known = xcrsSupport;
+        if (known == 0) {
+            xcrsSupport = known = vm.checkExtension(KvmCapability.KVM_CAP_XCRS) > 0 ? 1 : -1;
+        }
+        return known > 0;
     }
 
     /** KVM_GET_XSAVE2 if the host has it (api.rst, KVM_GET_XSAVE2), otherwise KVM_GET_XSAVE. */
     private byte[] xsave() {
         int size = xsaveSize();
-        boolean xsave2 = vm.checkExtension(KvmCapability.KVM_CAP_XSAVE2) > 0;
+        boolean xsave2 = this.xsave2;
         Memory buffer = new Memory(size);
         buffer.clear();
         String call = xsave2 ? "KVM_GET_XSAVE2" : "KVM_GET_XSAVE";
@@ -483,104 +404,89 @@ public final class KvmVcpu implements Vcpu {
 
     /** KVM_GET_XCRS (api.rst); an empty list on a host without KVM_CAP_XCRS. */
     private List<VcpuState.Xcr> xcrs() {
-        if (vm.checkExtension(KvmCapability.KVM_CAP_XCRS) <= 0) {
+        if (!hasXcrs()) {
             return List.of();
         }
-        kvm_xcrs xcrs = new kvm_xcrs();
-        if (LibC.ioctl(fd, Ioctl.KVM_GET_XCRS, xcrs.getPointer()) < 0) {
+        Memory xcrs = new Memory(RegisterLayout.XCRS_SIZE);
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_XCRS, xcrs) < 0) {
             throw lastError("KVM_GET_XCRS(vcpu=" + id + ")");
         }
-        xcrs.read();
-        List<VcpuState.Xcr> out = new ArrayList<>();
-        for (int i = 0; i < Math.min(xcrs.nr_xcrs, kvm_xcrs.KVM_MAX_XCRS); i++) {
-            out.add(new VcpuState.Xcr(xcrs.xcrs[i].xcr, xcrs.xcrs[i].value));
-        }
-        return out;
+        return RegisterLayout.readXcrs(xcrs);
     }
 
     private void setXcrs(List<VcpuState.Xcr> list) {
         if (list.isEmpty()) {
             return;
         }
-        StringBuilder described = new StringBuilder();
-        kvm_xcrs xcrs = new kvm_xcrs();
-        xcrs.nr_xcrs = list.size();
-        for (int i = 0; i < list.size(); i++) {
-            kvm_xcr xcr = xcrs.xcrs[i];
-            xcr.xcr = list.get(i).index();
-            xcr.value = list.get(i).value();
-            described.append(", xcr").append(xcr.xcr & 0xffffffffL).append('=').append(hex(xcr.value));
-        }
-        xcrs.write();
-        if (LibC.ioctl(fd, Ioctl.KVM_SET_XCRS, xcrs.getPointer()) < 0) {
+        Memory xcrs = new Memory(RegisterLayout.XCRS_SIZE);
+        RegisterLayout.writeXcrs(xcrs, list);
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_XCRS, xcrs) < 0) {
+            StringBuilder described = new StringBuilder();
+            for (VcpuState.Xcr x : list) {
+                described.append(", xcr").append(x.index() & 0xffffffffL).append('=').append(hex(x.value()));
+            }
             throw lastError("KVM_SET_XCRS(vcpu=" + id + described + ")");
         }
     }
 
     /** KVM_GET_LAPIC (api.rst); empty if the VM has no in-kernel LAPIC (ENXIO). */
     private byte[] lapic() {
-        kvm_lapic_state lapic = new kvm_lapic_state();
-        if (LibC.ioctl(fd, Ioctl.KVM_GET_LAPIC, lapic.getPointer()) < 0) {
+        Memory lapic = new Memory(kvm_lapic_state.KVM_APIC_REG_SIZE);
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_LAPIC, lapic) < 0) {
             int errno = LibC.errno();
             if (errno == Errno.ENXIO) {
                 return new byte[0];
             }
             throw failure("KVM_GET_LAPIC(vcpu=" + id + ")", errno);
         }
-        return lapic.getPointer().getByteArray(0, kvm_lapic_state.KVM_APIC_REG_SIZE);
+        return lapic.getByteArray(0, kvm_lapic_state.KVM_APIC_REG_SIZE);
     }
 
     private void setLapic(byte[] page) {
-        kvm_lapic_state lapic = new kvm_lapic_state();
-        lapic.getPointer().write(0, page, 0, page.length);
-        if (LibC.ioctl(fd, Ioctl.KVM_SET_LAPIC, lapic.getPointer()) < 0) {
+        Memory lapic = new Memory(kvm_lapic_state.KVM_APIC_REG_SIZE);
+        lapic.write(0, page, 0, page.length);
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_LAPIC, lapic) < 0) {
             throw lastError("KVM_SET_LAPIC(vcpu=" + id + ")");
         }
     }
 
     /** KVM_GET_VCPU_EVENTS (api.rst), as the 64 raw bytes of struct kvm_vcpu_events. */
     private byte[] vcpuEvents() {
-        kvm_vcpu_events events = new kvm_vcpu_events();
-        if (LibC.ioctl(fd, Ioctl.KVM_GET_VCPU_EVENTS, events.getPointer()) < 0) {
+        Memory events = new Memory(VCPU_EVENTS_SIZE);
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_VCPU_EVENTS, events) < 0) {
             throw lastError("KVM_GET_VCPU_EVENTS(vcpu=" + id + ")");
         }
-        return events.getPointer().getByteArray(0, events.size());
+        return events.getByteArray(0, VCPU_EVENTS_SIZE);
     }
 
     private void setVcpuEvents(byte[] raw) {
-        kvm_vcpu_events events = new kvm_vcpu_events();
-        events.getPointer().write(0, raw, 0, raw.length);
-        events.read();
-        if (LibC.ioctl(fd, Ioctl.KVM_SET_VCPU_EVENTS, events.getPointer()) < 0) {
-            throw lastError("KVM_SET_VCPU_EVENTS(vcpu=" + id + ", flags=" + hex(events.flags & 0xffffffffL)
+        Memory buffer = new Memory(VCPU_EVENTS_SIZE);
+        buffer.write(0, raw, 0, raw.length);
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_VCPU_EVENTS, buffer) < 0) {
+            int errno = LibC.errno();
+            kvm_vcpu_events events = new kvm_vcpu_events();
+            events.getPointer().write(0, raw, 0, raw.length);
+            events.read();
+            throw failure("KVM_SET_VCPU_EVENTS(vcpu=" + id + ", flags=" + hex(events.flags & 0xffffffffL)
                     + ", exception=" + (events.exception.injected != 0 || events.exception.pending != 0
                             ? "#" + (events.exception.nr & 0xff) : "none")
-                    + ", nmi_pending=" + events.nmi.pending + ")");
+                    + ", nmi_pending=" + events.nmi.pending + ")", errno);
         }
     }
 
     /** KVM_GET_DEBUGREGS (api.rst). */
     private VcpuState.DebugRegisters debugRegisters() {
-        kvm_debugregs regs = new kvm_debugregs();
-        if (LibC.ioctl(fd, Ioctl.KVM_GET_DEBUGREGS, regs.getPointer()) < 0) {
+        Memory regs = new Memory(RegisterLayout.DEBUGREGS_SIZE);
+        if (LibC.ioctl(fd, Ioctl.KVM_GET_DEBUGREGS, regs) < 0) {
             throw lastError("KVM_GET_DEBUGREGS(vcpu=" + id + ")");
         }
-        regs.read();
-        return new VcpuState.DebugRegisters(regs.db[0], regs.db[1], regs.db[2], regs.db[3], regs.dr6, regs.dr7,
-                regs.flags);
+        return RegisterLayout.readDebugRegs(regs);
     }
 
     private void setDebugRegisters(VcpuState.DebugRegisters d) {
-        kvm_debugregs regs = new kvm_debugregs();
-        regs.db[0] = d.dr0();
-        regs.db[1] = d.dr1();
-        regs.db[2] = d.dr2();
-        regs.db[3] = d.dr3();
-        regs.dr6 = d.dr6();
-        regs.dr7 = d.dr7();
-        regs.flags = d.flags();
-        regs.write();
-        if (LibC.ioctl(fd, Ioctl.KVM_SET_DEBUGREGS, regs.getPointer()) < 0) {
+        Memory regs = new Memory(RegisterLayout.DEBUGREGS_SIZE);
+        RegisterLayout.writeDebugRegs(regs, d);
+        if (LibC.ioctl(fd, Ioctl.KVM_SET_DEBUGREGS, regs) < 0) {
             throw lastError("KVM_SET_DEBUGREGS(vcpu=" + id + ", dr6=" + hex(d.dr6()) + ", dr7=" + hex(d.dr7())
                     + ", flags=" + hex(d.flags()) + ")");
         }
@@ -634,6 +540,8 @@ public final class KvmVcpu implements Vcpu {
      * api.rst KVM_GET_MSRS. Filled and read at raw offsets: a JNA Structure per MSR costs
      * reflection for each of the ~100 MSRs a switchover saves and restores.
      */
+    private static final int VCPU_EVENTS_SIZE = new kvm_vcpu_events().size();
+
     private static final int MSRS_HEADER_SIZE = new kvm_msrs().size();
     private static final int MSR_ENTRY_SIZE = new kvm_msr_entry().size();
     private static final int MSR_ENTRY_DATA = 8;

@@ -7,8 +7,6 @@ import dev.ferry.migration.session.IncomingState;
 import dev.ferry.migration.session.MigrationException;
 import dev.ferry.migration.session.TargetSession;
 import dev.ferry.migration.state.StateException;
-import dev.ferry.migration.state.StateSection;
-import dev.ferry.migration.state.StateSectionCodec;
 import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
@@ -19,7 +17,7 @@ import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.os.FdChannel;
 
 import java.io.IOException;
-import java.util.ArrayList;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 
@@ -115,6 +113,7 @@ final class IncomingMigration implements IncomingMachine {
     }
 
     private void run() {
+        JitPriority.lower();
         controller.rehearsal().startNow();
         TargetSession s = new TargetSession(this::accept);
         session = s;
@@ -123,11 +122,6 @@ final class IncomingMigration implements IncomingMachine {
         }
         try {
             s.run(this);
-            Log.debug("incoming: acknowledged");
-            machine.onControlThread(() -> {
-                machine.completeIncomingOnControlThread();
-                return null;
-            }).get();
             Log.debug("incoming: guest handed over");
             endNanos = System.nanoTime();
             Log.info("incoming migration completed: " + s.bytesReceived() + " bytes, " + s.pagesReceived() + " pages");
@@ -136,8 +130,8 @@ final class IncomingMigration implements IncomingMachine {
             setStatus(MigrationStatus.COMPLETED);
         } catch (MigrationException e) {
             fail(e.getMessage());
-        } catch (InterruptedException | ExecutionException | RuntimeException e) {
-            fail("incoming migration failed: " + (e instanceof ExecutionException ? e.getCause() : e));
+        } catch (RuntimeException e) {
+            fail("incoming migration failed: " + e);
         } finally {
             SocketTransport.Listener l = listener;
             if (l != null) {
@@ -168,6 +162,8 @@ final class IncomingMigration implements IncomingMachine {
     }
 
     private volatile GuestRamSink sink;
+    /** The vCPUs' states as their VCPU records arrived (migration thread only). */
+    private VcpuState[] vcpus;
 
     @Override
     public void clearRam() {
@@ -175,6 +171,7 @@ final class IncomingMigration implements IncomingMachine {
         // wrote; untouched pages then cost nothing, on the host or in the stream.
         machine.ram().discard();
         sink = new GuestRamSink(machine.ram());
+        vcpus = new VcpuState[machine.identity().vcpus()];
     }
 
     @Override
@@ -188,34 +185,41 @@ final class IncomingMigration implements IncomingMachine {
     }
 
     @Override
+    public int vcpuStateVersion() {
+        return VcpuStateCodec.VERSION;
+    }
+
+    @Override
+    public void vcpuState(int index, int version, ByteBuffer state) throws StateException {
+        vcpus[index] = VcpuStateCodec.decode(version, state);
+    }
+
+    @Override
     public long pageStatePages() {
         return machine.pageStates().pageCount();
     }
 
     @Override
-    public void load(IncomingState state) throws StateException {
+    public void load(IncomingState state, Acknowledgement ack) throws StateException, IOException {
         Log.debug("incoming: END received, loading");
         controller.rehearsal().await(2_000);
-        long t0 = System.nanoTime();
-        List<VcpuState> vcpus = new ArrayList<>();
-        for (int i = 0; i < state.vcpus().size(); i++) {
-            StateSection s = state.vcpus().get(i);
-            try {
-                vcpus.add(StateSectionCodec.stateAs(s, VcpuState.class));
-            } catch (StateException e) {
-                throw new StateException("vCPU " + i + ": " + e.getMessage());
-            }
-        }
-        Log.debug("incoming: vCPU state decoded in " + (System.nanoTime() - t0) / 1000 + " us");
+        List<VcpuState> vcpus = List.of(this.vcpus);
         try {
+            // Load, acknowledge and run in one control-thread step: every hand-over between
+            // threads costs wake-up latency while the guest runs nowhere.
             machine.onControlThread(() -> {
                 machine.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
+                ack.send();
+                Log.debug("incoming: acknowledged");
+                machine.completeIncomingOnControlThread();
                 return null;
             }).get();
-            Log.debug("incoming: state loaded in " + (System.nanoTime() - t0) / 1000 + " us");
         } catch (ExecutionException e) {
             if (e.getCause() instanceof StateException se) {
                 throw se;
+            }
+            if (e.getCause() instanceof IOException io) {
+                throw io;
             }
             throw new StateException("cannot load the machine state: " + e.getCause());
         } catch (InterruptedException e) {

@@ -10,7 +10,6 @@ import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.session.IncomingMachine;
 import dev.ferry.migration.session.IncomingState;
 import dev.ferry.migration.session.MigrationException;
-import dev.ferry.migration.session.Payloads;
 import dev.ferry.migration.session.SourceSession;
 import dev.ferry.migration.session.TargetSession;
 import dev.ferry.migration.state.StateException;
@@ -62,9 +61,10 @@ final class MigrationRehearsal {
     /** Nice value of the rehearsal's threads: it uses spare CPU, not the guest's. */
     static final int NICE = 10;
     /**
-     * Extra encode/decode rounds of the vCPU and device state: they run once per switchover, in
-     * the downtime, so they must be compiled code by then (the JIT compiles after a few hundred
-     * calls); interpreted, Jackson took ~10 ms of each switchover.
+     * Extra rounds of the state codecs and of the machine's own state save (and, on a target
+     * waiting in inmigrate, load): they run once per switchover, in the downtime, so they must be
+     * compiled code by then (the JIT compiles after a few hundred calls); interpreted, Jackson
+     * took ~10 ms of each switchover.
      */
     static final int CODEC_ROUNDS = 300;
     static final boolean ENABLED = !"false".equals(System.getProperty("ferry.migration.rehearsal"));
@@ -117,10 +117,7 @@ final class MigrationRehearsal {
             go.await(delayMillis, TimeUnit.MILLISECONDS);
             Threads.lowerPriority(NICE);
             long t0 = System.nanoTime();
-            List<StateSection> devices = machine.onControlThread(() -> {
-                machine.prepareStateTransferOnControlThread();
-                return machine.saveDevicesOnControlThread();
-            }).get();
+            List<StateSection> devices = machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
             for (int round = 0; round < ROUNDS && !(urgent && round > 0); round++) {
                 migrateOnce(devices);
             }
@@ -128,6 +125,8 @@ final class MigrationRehearsal {
             int codecRounds = 0;
             while (codecRounds < CODEC_ROUNDS && !(urgent && codecRounds > 0)) {
                 codecRoundTrip(devices);
+                // One short control-thread task per round: QMP commands are not held up.
+                machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
                 codecRounds++;
             }
             Log.debug("migration rehearsal: state codecs x" + codecRounds + " in " + (System.nanoTime() - t1) / 1000
@@ -145,11 +144,7 @@ final class MigrationRehearsal {
 
     /** The state codecs as a switchover uses them: encode on the source, decode on the target. */
     static void codecRoundTrip(List<StateSection> devices) throws StateException {
-        StateSection cpu = SwitchoverState.vcpuSection(sampleVcpu());
-        Payloads.vcpu(0, cpu);
-        StateSection back = StateSectionCodec.decode(StateSectionCodec.encode(cpu), Payloads.VCPU_SECTION,
-                Payloads.VCPU_SECTION_VERSION);
-        StateSectionCodec.stateAs(back, VcpuState.class);
+        VcpuStateCodec.decode(VcpuStateCodec.VERSION, VcpuStateCodec.encode(sampleVcpu()));
         List<StateSection> decoded = new java.util.ArrayList<>(devices.size());
         for (StateSection d : devices) {
             decoded.add(StateSectionCodec.decode(StateSectionCodec.encode(d), Machine::deviceSectionVersion));
@@ -315,16 +310,26 @@ final class MigrationRehearsal {
         }
 
         @Override
+        public int vcpuStateVersion() {
+            return VcpuStateCodec.VERSION;
+        }
+
+        @Override
+        public void vcpuState(int index, int version, ByteBuffer state) throws StateException {
+            if (!VcpuStateCodec.decode(version, state).equals(sampleVcpu())) {
+                throw new StateException("the vCPU state decoded differs from the one encoded");
+            }
+        }
+
+        @Override
         public long pageStatePages() {
             return ram.layout().ramEnd() / MemoryLayout.PAGE_SIZE;
         }
 
         @Override
-        public void load(IncomingState state) throws StateException {
-            for (StateSection s : state.vcpus()) {
-                StateSectionCodec.stateAs(s, VcpuState.class);
-            }
+        public void load(IncomingState state, Acknowledgement ack) throws StateException, IOException {
             Machine.decodeDeviceSections(state.devices());
+            ack.send();
         }
     }
 

@@ -112,6 +112,7 @@ final class OutgoingMigration implements SwitchoverHooks {
 
     private void run() {
         MigrationChannel main = null;
+        JitPriority.lower();
         List<MigrationChannel> ram = new ArrayList<>();
         try {
             main = open();
@@ -143,8 +144,8 @@ final class OutgoingMigration implements SwitchoverHooks {
             controller.notifyPass(1);
             try {
                 finalStats = s.run(e, this);
-                Log.debug("switchover: acknowledged");
-                downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
+                downtimeMillis = (s.acknowledgedNanos() - stopNanos) / 1_000_000;
+                Log.debug("switchover: acknowledged at +" + (s.acknowledgedNanos() - stopNanos) / 1000 + " us");
             } finally {
                 s.close();
             }

@@ -10,7 +10,6 @@ import dev.ferry.vmm.hypervisor.VcpuState;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A stopped machine's state as the switchover sends it after the last pages: one VCPU record per
@@ -19,14 +18,10 @@ import java.util.Map;
  */
 record SwitchoverState(List<VcpuState> vcpus, List<StateSection> devices, long pageCount, long[] pageStates) {
 
-    static StateSection vcpuSection(VcpuState state) {
-        return new StateSection(Payloads.VCPU_SECTION, Payloads.VCPU_SECTION_VERSION, 1,
-                StateSectionCodec.stateOf(state), Map.of());
-    }
-
     void writeTo(RecordSink sink) throws IOException {
         for (int i = 0; i < vcpus.size(); i++) {
-            sink.write(RecordType.VCPU, Payloads.vcpu(i, vcpuSection(vcpus.get(i))));
+            sink.write(RecordType.VCPU, Payloads.vcpu(i, VcpuStateCodec.VERSION, VcpuStateCodec.MINIMUM_VERSION,
+                    VcpuStateCodec.encode(vcpus.get(i))));
         }
         for (StateSection d : devices) {
             sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(d)));

@@ -1,10 +1,10 @@
 package dev.ferry.vmm.hypervisor.kvm;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.vmm.hypervisor.HypervisorException;
 import dev.ferry.vmm.hypervisor.Registers;
 import dev.ferry.vmm.hypervisor.VcpuExit;
 import dev.ferry.vmm.hypervisor.VcpuState;
+import dev.ferry.vmm.machine.migration.VcpuStateCodec;
 import dev.ferry.vmm.testing.KvmAvailability;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -152,10 +152,9 @@ class KvmVcpuStateTest {
             }
         }
 
-        // Through JSON, as the migration stream will carry it.
-        ObjectMapper json = new ObjectMapper();
-        VcpuState transported = json.readValue(json.writeValueAsString(saved), VcpuState.class);
-        assertEquals(List.of(), saved.differences(transported), "Jackson round trip");
+        // Through the VCPU record's encoding, as the migration stream carries it.
+        VcpuState transported = VcpuStateCodec.decode(VcpuStateCodec.VERSION, VcpuStateCodec.encode(saved));
+        assertEquals(List.of(), saved.differences(transported), "VCPU record round trip");
 
         try (GuestFixture destination = GuestFixture.create(RAM_BASE, RAM_SIZE, true)) {
             destination.load(CODE, PROGRAM);
