@@ -90,11 +90,15 @@ final class RamSenders {
         }
     }
 
-    /** Ends every channel and waits until all of them have sent everything. */
-    void finish() throws IOException, InterruptedException {
+    /** Queues END on every channel: nothing more goes on them. */
+    void end() throws IOException {
         for (BlockingQueue<Item> q : queues) {
             put(q, new End());
         }
+    }
+
+    /** Waits until every channel has sent everything, END included (see {@link #end()}). */
+    void finish() throws IOException, InterruptedException {
         for (Thread t : threads) {
             while (t.isAlive()) {
                 t.join(50);

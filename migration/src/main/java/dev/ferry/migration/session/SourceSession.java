@@ -51,6 +51,8 @@ public final class SourceSession {
     private volatile PrecopyEngine engine;
     private volatile boolean cancelled;
     private volatile boolean endSent;
+    /** The guest has stopped: the RAM channels are ending, the last pages go on the main channel. */
+    private volatile boolean switchedOver;
 
     /**
      * @param ramChannels extra channels for RAM (multifd), empty for a single-channel stream
@@ -69,10 +71,13 @@ public final class SourceSession {
         this.ramSenders = ramChannels.isEmpty() ? null : new RamSenders(ramChannels, this::abortChannels);
     }
 
-    /** Where the engine writes: RAM to the multifd channels if any, everything else to the main channel. */
+    /**
+     * Where the engine writes: RAM to the multifd channels if any until the switchover,
+     * everything else (and the last pages, once the guest has stopped) to the main channel.
+     */
     public RecordSink sink() {
         return (type, parts) -> {
-            if (type == RecordType.RAM && ramSenders != null) {
+            if (type == RecordType.RAM && ramSenders != null && !switchedOver) {
                 ramSenders.send(parts);
             } else {
                 writer.writeRecord(type, 0, parts);
@@ -148,6 +153,17 @@ public final class SourceSession {
             @Override
             public void stopGuest() {
                 hooks.stopGuest();
+                if (ramSenders != null) {
+                    // The last pass is small: it goes on the main channel, after every RAM
+                    // channel's END, and needs no barrier round between channels in the downtime.
+                    switchedOver = true;
+                    try {
+                        ramSenders.end();
+                    } catch (IOException e) {
+                        hooks.resumeGuest();    // the engine resumes only a stop that returned
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
             }
 
             @Override
@@ -158,7 +174,6 @@ public final class SourceSession {
             @Override
             public void writeFinalState(RecordSink sink) throws IOException {
                 if (ramSenders != null) {
-                    ramSenders.passEnd(Integer.MAX_VALUE);
                     try {
                         ramSenders.finish();
                     } catch (InterruptedException e) {

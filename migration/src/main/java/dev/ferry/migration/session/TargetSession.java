@@ -139,7 +139,14 @@ public final class TargetSession {
         while (true) {
             Record r = main.next();
             switch (r.type()) {
-                case RAM -> pages.addAndGet(PageBatch.apply(r.payload(), machine.pages()));
+                case RAM -> {
+                    if (receivers != null) {
+                        // multifd: the main channel carries the last pages, sent after every
+                        // RAM channel's END; older copies on those channels must land first.
+                        receivers.await();
+                    }
+                    pages.addAndGet(PageBatch.apply(r.payload(), machine.pages()));
+                }
                 case PASS_END -> { }
                 case VCPU -> {
                     Payloads.Vcpu v = Payloads.vcpu(r.payload(), r.offset());
