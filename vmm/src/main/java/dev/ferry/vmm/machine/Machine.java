@@ -290,36 +290,61 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     }
 
     /**
-     * Switchover on the source: stops the vCPUs and enters finish-migrate (QEMU emits STOP if
-     * the guest was running). Returns the state to go back to if the migration fails.
+     * Switchover on the source, first step, on the migration thread itself: freezes the vCPUs
+     * (kick, then wait until every one is parked) without a hand-over to the control thread. On
+     * a small host whose cores are busy (a spinning guest vCPU, the migration), each hand-over
+     * waits 1-4 ms for a core while the guest runs nowhere. Frozen vCPUs stay parked whatever
+     * stop/cont do meanwhile, until the migration ends either way (QEMU holds its big lock for
+     * the same reason). The run state follows on the control thread:
+     * {@link #enterFinishMigrateOnControlThread()}.
      */
-    public RunState stopForMigrationOnControlThread() {
-        RunState before = state;
-        if (before == RunState.RUNNING) {
-            stopVcpus();
+    public void freezeVcpusForMigration() throws InterruptedException {
+        VcpuControl c = vcpuControl;
+        List<Vcpu> stopping = vcpus;
+        if (c != null && !c.freeze(() -> stopping.forEach(Vcpu::requestExit), VCPU_STOP_TIMEOUT_MS)) {
+            throw new IllegalStateException("the vCPUs did not stop within " + VCPU_STOP_TIMEOUT_MS + " ms");
         }
+    }
+
+    /**
+     * Switchover on the source, second step: enters finish-migrate (QEMU emits STOP if the guest
+     * was running). Returns the state to go back to if the migration fails.
+     */
+    public RunState enterFinishMigrateOnControlThread() {
+        RunState before = state;
         if (before == RunState.RUNNING || before == RunState.PAUSED || before == RunState.PRELAUNCH) {
             setState(RunState.FINISH_MIGRATE);
         }
         return before;
     }
 
-    /** The migration failed after switchover: the guest goes on as it was. */
+    /**
+     * The migration failed after the freeze: the guest goes on as it was ({@code before}, or
+     * null if finish-migrate was never entered). The vCPUs run again if the run state says so.
+     */
     public void resumeAfterMigrationOnControlThread(RunState before) {
-        if (state != RunState.FINISH_MIGRATE) {
-            return;
-        }
-        if (before == RunState.RUNNING) {
-            startVcpus();
-        } else {
+        if (state == RunState.FINISH_MIGRATE && before != null) {
             setState(before);
         }
+        thawVcpus();
     }
 
     /** The target has the guest: the source stays stopped (QEMU's postmigrate; cont would resume it). */
     public void finishOutgoingMigrationOnControlThread() {
+        VcpuControl c = vcpuControl;
         if (state == RunState.FINISH_MIGRATE) {
+            if (c != null) {
+                c.clearRunnable();
+            }
             setState(RunState.POSTMIGRATE);
+        }
+        thawVcpus();
+    }
+
+    private void thawVcpus() {
+        VcpuControl c = vcpuControl;
+        if (c != null) {
+            c.thaw();
         }
     }
 
@@ -343,12 +368,13 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         return sections;
     }
 
-    /** Every vCPU's state; the vCPUs must be stopped. */
-    public List<VcpuState> saveVcpusOnControlThread() {
+    /** Every vCPU's state; the vCPUs must be stopped (or frozen: any thread may ask then). */
+    public List<VcpuState> saveVcpus() {
         return vcpus.stream().map(Vcpu::saveState).toList();
     }
 
-    public List<StateSection> saveDevicesOnControlThread() {
+    /** The device sections; each device saves under its own lock, so any thread may ask. */
+    public List<StateSection> saveDevices() {
         return DeviceSections.save(devices);
     }
 

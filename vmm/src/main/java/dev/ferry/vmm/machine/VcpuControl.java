@@ -13,6 +13,12 @@ final class VcpuControl {
     /** Auto-converge: vCPUs are held back for a slice of time while the machine stays running. */
     private boolean held;
     private int parked;
+    /** {@link #parked}, readable without the lock (written under it). */
+    private volatile int parkedCount;
+    /** How long {@link #stopAll} polls before it waits. */
+    private static final long SPIN_NANOS = 2_000_000;
+    /** A migration's switchover: parked whatever the run flag says, until {@link #thaw()}. */
+    private boolean frozen;
 
     VcpuControl(int vcpus) {
         this.vcpus = vcpus;
@@ -22,20 +28,20 @@ final class VcpuControl {
      * Blocks while the machine is stopped. Returns false when the vCPU thread must end.
      */
     synchronized boolean awaitRun() {
-        if (runnable && !held && !terminating) {
+        if (runnable && !held && !frozen && !terminating) {
             return true;
         }
-        parked++;
+        parkedCount = ++parked;
         notifyAll();
         try {
-            while ((!runnable || held) && !terminating) {
+            while ((!runnable || held || frozen) && !terminating) {
                 wait();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         } finally {
-            parked--;
+            parkedCount = --parked;
         }
         return !terminating;
     }
@@ -47,7 +53,7 @@ final class VcpuControl {
      */
     synchronized void awaitStopRequested() {
         try {
-            while (runnable && !terminating) {
+            while (runnable && !frozen && !terminating) {
                 wait();
             }
         } catch (InterruptedException e) {
@@ -57,7 +63,7 @@ final class VcpuControl {
 
     /** Called by a vCPU thread that leaves its loop for good. */
     synchronized void exited() {
-        parked++;
+        parkedCount = ++parked;
         notifyAll();
     }
 
@@ -70,8 +76,53 @@ final class VcpuControl {
             runnable = false;
             notifyAll();
         }
+        return parkAll(kick, timeoutMillis);
+    }
+
+    /**
+     * Freezes the vCPUs for a migration's switchover, from any thread: they park at their next
+     * exit and stay parked whatever the run flag does meanwhile (stop and cont on the control
+     * thread change only the state they will resume to), until {@link #thaw()}. Returns false,
+     * thawed again, if they did not all park within the timeout.
+     */
+    boolean freeze(Runnable kick, long timeoutMillis) throws InterruptedException {
+        synchronized (this) {
+            frozen = true;
+            notifyAll();
+        }
+        boolean parkedAll = false;
+        try {
+            parkedAll = parkAll(kick, timeoutMillis);
+            return parkedAll;
+        } finally {
+            if (!parkedAll) {
+                thaw();
+            }
+        }
+    }
+
+    /** Ends {@link #freeze}: the vCPUs run again if the run flag says so. */
+    synchronized void thaw() {
+        frozen = false;
+        notifyAll();
+    }
+
+    /** Clears the run flag without waiting (for vCPUs already parked, e.g. frozen). */
+    synchronized void clearRunnable() {
+        runnable = false;
+        notifyAll();
+    }
+
+    private boolean parkAll(Runnable kick, long timeoutMillis) throws InterruptedException {
         kick.run();
-        long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+        long start = System.nanoTime();
+        long deadline = start + timeoutMillis * 1_000_000;
+        // A kicked vCPU parks within a millisecond or so. Polling for that keeps this thread on
+        // its core; waiting would hand the core away, and on a busy small host getting it back
+        // takes 1-4 ms, all of it downtime when a migration switches over.
+        while (parkedCount < vcpus && System.nanoTime() - start < SPIN_NANOS) {
+            Thread.onSpinWait();
+        }
         synchronized (this) {
             while (parked < vcpus) {
                 long left = (deadline - System.nanoTime()) / 1_000_000;

@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 
@@ -47,11 +48,11 @@ final class OutgoingMigration implements SwitchoverHooks {
     private volatile long setupMillis;
     private volatile long endNanos;
     private volatile MigrationStats finalStats;
-    private volatile RunState stateBefore;
     /** Switchover: from the vCPUs' stop to the target's acknowledgement (the guest runs nowhere). */
     private volatile long stopNanos;
     private volatile long downtimeMillis;
-    private volatile java.util.concurrent.CompletableFuture<SwitchoverState> savedState;
+    /** finish-migrate entered on the control thread, with the run state to go back to on failure. */
+    private volatile CompletableFuture<RunState> finishMigrate;
 
     OutgoingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd,
                       MigrationSettings settings) {
@@ -211,13 +212,18 @@ final class OutgoingMigration implements SwitchoverHooks {
     public void stopGuest() {
         controller.rehearsal().await(2_000);
         stopNanos = System.nanoTime();
-        stateBefore = machine.onControlThread(machine::stopForMigrationOnControlThread).join();
+        try {
+            machine.freezeVcpusForMigration();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted while stopping the vCPUs");
+        }
         Log.debug("switchover: vCPUs stopped in " + (System.nanoTime() - stopNanos) / 1000 + " us");
-        // The control thread saves the stopped machine while this thread sends the last pages.
-        savedState = machine.onControlThread(() -> new SwitchoverState(machine.saveVcpusOnControlThread(),
-                machine.saveDevicesOnControlThread(), machine.pageStates().pageCount(),
-                machine.pageStates().snapshot()));
+        // The run state (STOP event) follows on the control thread, off the downtime's path.
+        finishMigrate = machine.onControlThread(machine::enterFinishMigrateOnControlThread);
         if (settings.has("pause-before-switchover")) {
+            // QEMU's order: STOP (finish-migrate), then the pre-switchover status.
+            finishMigrate.exceptionally(e -> null).join();
             setStatus(MigrationStatus.PRE_SWITCHOVER);
             try {
                 continued.await();
@@ -234,24 +240,24 @@ final class OutgoingMigration implements SwitchoverHooks {
 
     @Override
     public void resumeGuest() {
-        RunState before = stateBefore;
-        if (before != null) {
-            machine.onControlThread(() -> {
-                machine.resumeAfterMigrationOnControlThread(before);
-                return null;
-            }).join();
+        CompletableFuture<RunState> entered = finishMigrate;
+        if (entered == null) {
+            return;     // never frozen
         }
+        // Runs after enterFinishMigrate on the control thread, so its answer is there by then.
+        machine.onControlThread(() -> {
+            machine.resumeAfterMigrationOnControlThread(entered.exceptionally(e -> null).getNow(null));
+            return null;
+        }).join();
     }
 
     @Override
     public void writeFinalState(RecordSink sink) throws IOException {
         Log.debug("switchover: last pages sent at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
-        SwitchoverState saved;
-        try {
-            saved = savedState.get();
-        } catch (InterruptedException | ExecutionException e) {
-            throw new IOException("cannot save the machine state: " + e.getMessage(), e);
-        }
+        // The vCPUs are frozen: their state, the devices' and the page-state bitmap are read
+        // right here, without waiting for another thread.
+        SwitchoverState saved = new SwitchoverState(machine.saveVcpus(), machine.saveDevices(),
+                machine.pageStates().pageCount(), machine.pageStates().snapshot());
         Log.debug("switchover: state saved at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
         saved.writeTo(sink);
         Log.debug("switchover: state sent at +" + (System.nanoTime() - stopNanos) / 1000 + " us");

@@ -27,7 +27,7 @@ class MigrationRehearsalTest {
         MachineConfig config = new MachineConfig("rehearsal-test", 16L << 20, 1, null, "", List.of(),
                 new SerialConfig.Discard(), false, false, null);
         try (Kvm kvm = Kvm.open(); Machine m = Machine.create(config, kvm)) {
-            List<StateSection> devices = m.onControlThread(m::saveDevicesOnControlThread).get();
+            List<StateSection> devices = m.saveDevices();
             assertDoesNotThrow(() -> MigrationRehearsal.migrateOnce(devices));
         }
     }
