@@ -47,6 +47,7 @@ public final class FerryProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-XX:+UseSerialGC");
+        cmd.add("-Xmn16m");     // as the launcher
         cmd.add("-jar");
         cmd.add(jar().toString());
         Collections.addAll(cmd, args);
