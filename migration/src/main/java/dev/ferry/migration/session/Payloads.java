@@ -1,8 +1,6 @@
 package dev.ferry.migration.session;
 
-import dev.ferry.migration.state.StateException;
-import dev.ferry.migration.state.StateSection;
-import dev.ferry.migration.state.StateSectionCodec;
+import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.stream.StreamException;
 
 import java.nio.ByteBuffer;
@@ -74,6 +72,18 @@ public final class Payloads {
             out[i] = p.getLong();
         }
         return out;
+    }
+
+    /** SYNC and APPLIED := pass u32. */
+    public static ByteBuffer pass(int pass) {
+        return ByteBuffer.allocate(4).putInt(0, pass);
+    }
+
+    static int pass(ByteBuffer payload, RecordType type, long offset) throws StreamException {
+        if (payload.remaining() != 4) {
+            throw new StreamException(type + " record has " + payload.remaining() + " bytes, not 4", offset);
+        }
+        return payload.getInt(payload.position());
     }
 
     /** CHANNEL := session id u64 | index u32 | channel count u32 (the main channel is index 0). */

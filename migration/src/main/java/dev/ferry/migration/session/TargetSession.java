@@ -43,6 +43,8 @@ public final class TargetSession {
     private final AtomicLong received = new AtomicLong();
     private final AtomicLong pages = new AtomicLong();
     private volatile StreamWriter answer;
+    /** The return path's stream header has been written (guarded by the answer writer). */
+    private boolean answerStarted;
     private volatile MigrationChannel mainChannel;
     private volatile boolean aborted;
 
@@ -148,6 +150,13 @@ public final class TargetSession {
                     pages.addAndGet(PageBatch.apply(r.payload(), machine.pages()));
                 }
                 case PASS_END -> { }
+                case SYNC -> {
+                    int pass = Payloads.pass(r.payload(), r.type(), r.offset());
+                    if (receivers != null) {
+                        receivers.awaitPass(pass);
+                    }
+                    answer(RecordType.APPLIED, Payloads.pass(pass));
+                }
                 case VCPU -> {
                     Payloads.Vcpu v = Payloads.vcpu(r.payload(), r.offset());
                     if (v.index() < 0 || v.index() >= vcpus.length || vcpus[v.index()]) {
@@ -193,11 +202,19 @@ public final class TargetSession {
     }
 
     private void acknowledge() throws IOException {
+        answer(RecordType.ACK);
+    }
+
+    /** One record on the return path (if there is one); the stream header goes before the first. */
+    private void answer(RecordType type, ByteBuffer... payload) throws IOException {
         StreamWriter w = answer;
         if (w != null) {
             synchronized (w) {
-                w.writeHeader();
-                w.writeRecord(RecordType.ACK, 0);
+                if (!answerStarted) {
+                    w.writeHeader();
+                    answerStarted = true;
+                }
+                w.writeRecord(type, 0, payload);
             }
         }
     }
@@ -217,7 +234,10 @@ public final class TargetSession {
         if (w != null) {
             synchronized (w) {
                 try {
-                    w.writeHeader();
+                    if (!answerStarted) {
+                        w.writeHeader();
+                        answerStarted = true;
+                    }
                     w.writeRecord(RecordType.ERROR, 0, Payloads.error(reason(e)));
                     main.finishOutput();
                 } catch (IOException | RuntimeException ignored) {
@@ -276,6 +296,7 @@ public final class TargetSession {
     private void answerOn(MigrationChannel ch) {
         mainChannel = ch;
         answer = ch.hasReturnPath() ? new StreamWriter(ch) : null;
+        answerStarted = false;
     }
 
     private Connection connect() throws IOException, StreamException {
@@ -331,6 +352,23 @@ public final class TargetSession {
                     refuse(e, false);
                 }
                 passes.forceTermination();
+            }
+        }
+
+        /** Waits until every RAM channel is past the PASS_END of {@code pass}, or has ended. */
+        void awaitPass(int pass) throws StreamException {
+            int phase = passes.getPhase();
+            try {
+                while (phase >= 0 && phase < pass) {
+                    phase = passes.awaitAdvanceInterruptibly(phase);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StreamException("interrupted while waiting for the RAM channels", 0);
+            }
+            Exception e = failure.get();
+            if (e != null) {
+                throw new StreamException("multifd channel failed: " + e.getMessage(), 0);
             }
         }
 

@@ -25,7 +25,11 @@ public enum RecordType {
     /** Return path: the target refuses the stream; the payload is its reason, UTF-8. */
     ERROR(9, 4096),
     /** First record of every channel of a multi-channel (multifd) migration: which one it is. */
-    CHANNEL(10, 64);
+    CHANNEL(10, 64),
+    /** Main channel, before the switchover: answer APPLIED once everything sent so far is in RAM. */
+    SYNC(11, 64),
+    /** Return path: every page sent before the SYNC with this pass number has been applied. */
+    APPLIED(12, 64);
 
     private final int code;
     private final int maxPayload;

@@ -57,6 +57,8 @@ class SessionTest {
         return new PrecopyParameters(50, 0, false, 20, 10, 40);
     }
 
+    private SourceSession lastSource;
+
     private SocketTransport.Listener listen() throws IOException {
         SocketTransport.Listener l = SocketTransport.listen(new MigrationUri.Unix(tmp.resolve("mig.sock")));
         cleanup.add(l);
@@ -76,6 +78,7 @@ class SessionTest {
     private MigrationStats send(MigrationChannel main, List<MigrationChannel> ram, Duration ackTimeout)
             throws MigrationException {
         SourceSession s = new SourceSession(main, ram, guest.identity(), ackTimeout);
+        lastSource = s;
         try {
             return s.run(PrecopyEngine.create(guest, guest, s.sink(), params()), guest);
         } finally {
@@ -105,6 +108,7 @@ class SessionTest {
         in.get(10, TimeUnit.SECONDS);
         assertTargetHoldsTheStoppedGuest(target);
         assertTrue(stats.duplicate() > 0 && stats.normal() > 0, stats.toString());
+        assertTrue(lastSource.syncedBeforeSwitchover(), "the target answered SYNC with APPLIED");
     }
 
     @Test
@@ -120,6 +124,7 @@ class SessionTest {
         in.get(10, TimeUnit.SECONDS);
         assertTargetHoldsTheStoppedGuest(target);
         assertTrue(stats.passes() >= 1);
+        assertTrue(lastSource.syncedBeforeSwitchover(), "APPLIED came once every RAM channel was past the pass");
     }
 
     @Test
@@ -244,6 +249,9 @@ class SessionTest {
 
     @Test
     void theVcpuPayloadRoundTrips() throws Exception {
+        assertEquals(7, Payloads.pass(Payloads.pass(7), dev.ferry.migration.stream.RecordType.SYNC, 0));
+        assertThrows(dev.ferry.migration.stream.StreamException.class,
+                () -> Payloads.pass(ByteBuffer.allocate(5), dev.ferry.migration.stream.RecordType.APPLIED, 0));
         Payloads.Vcpu v = Payloads.vcpu(Payloads.vcpu(3, 5, 2, ByteBuffer.wrap(new byte[] {42, 43})), 0);
         assertEquals(3, v.index());
         assertEquals(5, v.version());
