@@ -363,13 +363,9 @@ public final class TargetSession {
                     phase = passes.awaitAdvanceInterruptibly(phase);
                 }
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new StreamException("interrupted while waiting for the RAM channels", 0);
+                throw interrupted();
             }
-            Exception e = failure.get();
-            if (e != null) {
-                throw new StreamException("multifd channel failed: " + e.getMessage(), 0);
-            }
+            throwIfFailed();
         }
 
         /** Waits for every RAM channel's END; throws the first channel's failure. */
@@ -378,10 +374,18 @@ public final class TargetSession {
                 try {
                     t.join();
                 } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new StreamException("interrupted while waiting for the RAM channels", 0);
+                    throw interrupted();
                 }
             }
+            throwIfFailed();
+        }
+
+        private StreamException interrupted() {
+            Thread.currentThread().interrupt();
+            return new StreamException("interrupted while waiting for the RAM channels", 0);
+        }
+
+        private void throwIfFailed() throws StreamException {
             Exception e = failure.get();
             if (e != null) {
                 throw new StreamException("multifd channel failed: " + e.getMessage(), 0);
