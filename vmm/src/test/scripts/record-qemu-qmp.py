@@ -430,6 +430,44 @@ def build_scenarios(skip_limits=False):
                  instance="two-monitors", negotiate=False,
                  connections={"a": dict(monitor=0, negotiate=True), "b": dict(monitor=1, negotiate=False)}))
 
+    # --- migration commands on the default instance (no -incoming, nothing migrating) -----------
+    # Only refused requests and queries: a scenario must leave the instance as it found it (QEMU
+    # 7.2 accepts max-bandwidth -1 as 2^64-1, so that request is not among them).
+    add(scenario("migration-queries-before-any", "query-migrate and its capability/parameter queries, no migration yet",
+                 [step('{"execute": "query-migrate", "id": "qm"}\n'),
+                  step('{"execute": "query-migrate-capabilities", "id": "qmc"}\n'),
+                  step('{"execute": "query-migrate-parameters", "id": "qmp"}\n')]))
+    add(scenario("migration-set-capabilities-refused", "migrate-set-capabilities with malformed or unknown capabilities",
+                 [step('{"execute": "migrate-set-capabilities", "arguments": {"capabilities": '
+                       '[{"capability": "bogus", "state": true}]}, "id": 1}\n'),
+                  step('{"execute": "migrate-set-capabilities", "arguments": {"capabilities": '
+                       '[{"capability": "events"}]}, "id": 2}\n', note="state missing"),
+                  step('{"execute": "migrate-set-capabilities", "arguments": {"capabilities": "events"}, "id": 3}\n'),
+                  step('{"execute": "migrate-set-capabilities", "id": 4}\n', note="capabilities missing")]))
+    add(scenario("migration-set-parameters-refused", "migrate-set-parameters outside QEMU's ranges",
+                 [step('{"execute": "migrate-set-parameters", "arguments": {"downtime-limit": 2000001}, "id": 1}\n'),
+                  step('{"execute": "migrate-set-parameters", "arguments": {"downtime-limit": -1}, "id": 2}\n'),
+                  step('{"execute": "migrate-set-parameters", "arguments": {"multifd-channels": 0}, "id": 4}\n'),
+                  step('{"execute": "migrate-set-parameters", "arguments": {"multifd-channels": 256}, "id": 5}\n'),
+                  step('{"execute": "migrate-set-parameters", "arguments": {"cpu-throttle-initial": 100}, "id": 6}\n'),
+                  step('{"execute": "migrate-set-parameters", "arguments": {"cpu-throttle-increment": 0}, "id": 7}\n'),
+                  step('{"execute": "migrate-set-parameters", "arguments": {"bogus-parameter": 1}, "id": 8}\n'),
+                  step('{"execute": "migrate-set-parameters", "arguments": {"downtime-limit": "300"}, "id": 9}\n'),
+                  step('{"execute": "query-migrate-parameters", "id": 10}\n', note="nothing was changed")]))
+    add(scenario("migration-idle-control", "migrate_cancel, migrate-continue and migrate-incoming with nothing to act on",
+                 [step('{"execute": "migrate_cancel", "id": 1}\n', note="no migration: a no-op"),
+                  step('{"execute": "migrate-continue", "arguments": {"state": "pre-switchover"}, "id": 2}\n'),
+                  step('{"execute": "migrate-continue", "arguments": {"state": "bogus"}, "id": 3}\n'),
+                  step('{"execute": "migrate-incoming", "arguments": {"uri": "tcp:127.0.0.1:0"}, "id": 4}\n',
+                       note="not started with -incoming"),
+                  step('{"execute": "query-migrate", "id": 5}\n')]))
+    add(scenario("migration-migrate-refused", "migrate with a missing or unusable uri",
+                 [step('{"execute": "migrate", "id": 1}\n'),
+                  step('{"execute": "migrate", "arguments": {"uri": "bogus:1"}, "id": 2}\n'),
+                  step('{"execute": "migrate", "arguments": {"uri": 5}, "id": 3}\n'),
+                  step('{"execute": "migrate", "arguments": {"uri": "fd:no-such-fd"}, "id": 4}\n'),
+                  step('{"execute": "query-migrate", "id": 5}\n', note="nothing started")]))
+
     # --- libvirt-style monitor -----------------------------------------------------------------
     add(scenario("libvirt-monitor", "greeting, negotiation and a command on a monitor created with -chardev/-mon",
                  [step('{"execute": "query-status", "id": "libvirt-1"}\n'),

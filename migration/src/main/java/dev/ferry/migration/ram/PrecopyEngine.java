@@ -43,6 +43,11 @@ public final class PrecopyEngine {
 
     private volatile boolean cancelled;
     private volatile MigrationStats stats;
+    /** max-bandwidth and downtime-limit: changeable while the migration runs, as in QEMU. */
+    private volatile long maxBandwidth;
+    private volatile long downtimeLimitMillis;
+    /** The limit changed: the rate window starts afresh (bytes sent under the old one do not count). */
+    private volatile boolean rateWindowReset;
     /** The dirty log is on (guarded by this). */
     private boolean logging;
 
@@ -73,6 +78,8 @@ public final class PrecopyEngine {
         this.dirtyLog = dirtyLog;
         this.sink = sink;
         this.params = params;
+        this.maxBandwidth = params.maxBandwidth();
+        this.downtimeLimitMillis = params.downtimeLimitMillis();
         this.nanoClock = nanoClock;
         this.sleeper = sleeper;
         this.stats = new MigrationStats(0, ram.pageCount() * PAGE, ram.pageCount() * PAGE, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -135,7 +142,7 @@ public final class PrecopyEngine {
                 expectedDowntimeMillis = bandwidth > 0 ? (long) (remaining * 1000 / bandwidth) : 0;
                 hooks.passCompleted(passes);
                 publish(0);
-                boolean converged = expectedDowntimeMillis <= params.downtimeLimitMillis();
+                boolean converged = expectedDowntimeMillis <= downtimeLimitMillis;
                 boolean anotherPassPays = converged && expectedDowntimeMillis > SHORT_DOWNTIME_MILLIS
                         && remaining * 2 <= passBytes && extraPasses < MAX_EXTRA_PASSES;
                 if ((converged && !anotherPassPays) || passes >= params.maxPasses()) {
@@ -181,6 +188,21 @@ public final class PrecopyEngine {
                 hooks.throttle(0);
             }
         }
+    }
+
+    /**
+     * migrate-set-parameters during the migration: QEMU applies a new max-bandwidth to the
+     * transfer at once and judges the next pass by the new downtime-limit; so does this engine
+     * (from its next batch and its next pass).
+     */
+    public void setLimits(long maxBandwidth, long downtimeLimitMillis) {
+        if (maxBandwidth < 0 || downtimeLimitMillis < 0) {
+            throw new IllegalArgumentException("negative limit: " + maxBandwidth + " B/s, " + downtimeLimitMillis
+                    + " ms");
+        }
+        this.maxBandwidth = maxBandwidth;
+        this.downtimeLimitMillis = downtimeLimitMillis;
+        rateWindowReset = true;
     }
 
     /**
@@ -254,15 +276,24 @@ public final class PrecopyEngine {
 
     /** max-bandwidth: sleeps so that bytes sent in the current 100 ms window stay under the limit. */
     private void limitRate(long bytes) throws InterruptedException {
-        if (params.maxBandwidth() <= 0) {
+        long limit = maxBandwidth;
+        if (limit <= 0) {
             return;
         }
-        rateWindowBytes += bytes;
         long now = nanoClock.getAsLong();
-        long allowedNanos = (long) (rateWindowBytes * 1e9 / params.maxBandwidth());
+        if (rateWindowReset) {
+            rateWindowReset = false;
+            rateWindowStart = now;
+            rateWindowBytes = 0;
+        }
+        rateWindowBytes += bytes;
+        long allowedNanos = (long) (rateWindowBytes * 1e9 / limit);
         long elapsed = now - rateWindowStart;
-        if (allowedNanos > elapsed) {
-            sleeper.sleepNanos(allowedNanos - elapsed);
+        // In slices, so that a new limit or a cancel takes effect within 50 ms.
+        for (long wait = allowedNanos - elapsed; wait > 0 && !rateWindowReset && !cancelled; ) {
+            long slice = Math.min(wait, 50_000_000L);
+            sleeper.sleepNanos(slice);
+            wait -= slice;
         }
         if (elapsed > 100_000_000L) {
             rateWindowStart = nanoClock.getAsLong();

@@ -247,6 +247,26 @@ class PrecopyEngineTest {
     }
 
     @Test
+    void aNewMaxBandwidthAppliesToTheRunningMigration() throws Exception {
+        // 8 MiB of data at 10 MB/s takes ~0.85 s; raised to 1 GB/s after the first records.
+        Simulation s = new Simulation(4096, 1e10, 0, 1);
+        PrecopyEngine e = s.engine(new PrecopyParameters(300, 10_000_000, false, 20, 10, 10));
+        int[] records = {0};
+        s.onRecord = () -> {
+            if (++records[0] == 3) {
+                e.setLimits(1_000_000_000, 300);
+            }
+        };
+        MigrationStats st = e.run(s);
+        assertTrue(st.totalTimeMillis() < 300, "the raised limit took effect: " + st);
+
+        Simulation slow = new Simulation(4096, 1e10, 0, 1);
+        MigrationStats unchanged = slow.engine(new PrecopyParameters(300, 10_000_000, false, 20, 10, 10)).run(slow);
+        assertTrue(unchanged.totalTimeMillis() > 700, "without the change: " + unchanged);
+        assertThrows(IllegalArgumentException.class, () -> e.setLimits(-1, 300));
+    }
+
+    @Test
     void aFailureAfterTheGuestStoppedResumesIt() {
         Simulation s = new Simulation(1024, 1e9, 100, 64);
         s.failAfterRecords = 0;

@@ -3,6 +3,7 @@ package dev.ferry.vmm.qmp;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.math.BigInteger;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +29,7 @@ public final class QmpArguments {
                 }
                 continue;
             }
-            check(prefix + a.name(), a.type(), v);
+            check(prefix + a.name(), a.name(), a.type(), v);
         }
         for (Iterator<Map.Entry<String, JsonNode>> it = given.fields(); it.hasNext(); ) {
             String name = it.next().getKey();
@@ -38,7 +39,15 @@ public final class QmpArguments {
         }
     }
 
-    private static void check(String path, QmpType type, JsonNode v) {
+    /**
+     * {@code path} is the member's full name as QEMU's visitor prints it ("capabilities[0].state"),
+     * {@code leaf} its own name, which QEMU's enum errors use ("Parameter 'capability' ...").
+     */
+    private static void check(String path, String leaf, QmpType type, JsonNode v) {
+        if (type == QmpType.UINT64 || type == QmpType.UINT8) {
+            checkUnsigned(path, type, v);
+            return;
+        }
         boolean ok;
         if (type instanceof QmpType.Builtin b) {
             ok = switch (b.schemaName()) {
@@ -60,15 +69,38 @@ public final class QmpArguments {
             throw new QmpException("Invalid parameter type for '" + path + "', expected: " + type.expectedName());
         }
         if (type instanceof QmpType.Enum e && !e.values().contains(v.textValue())) {
-            throw new QmpException("Parameter '" + path + "' does not accept value '" + v.textValue() + "'");
+            throw new QmpException("Parameter '" + leaf + "' does not accept value '" + v.textValue() + "'");
         }
         if (type instanceof QmpType.ArrayOf arr) {
+            int i = 0;
             for (JsonNode element : v) {
-                check(path, arr.element(), element);
+                // A list element has no name of its own: QEMU's enum error says 'null'.
+                check(path + "[" + i++ + "]", "null", arr.element(), element);
             }
         }
         if (type instanceof QmpType.Struct s) {
             checkStruct(path + ".", s.members(), (ObjectNode) v);
+        }
+    }
+
+    private static final BigInteger TWO_TO_64 = BigInteger.ONE.shiftLeft(64);
+
+    /**
+     * QEMU's unsigned integers: any JSON integer that fits 64 bits, a negative one taken modulo
+     * 2^64 ("for backward compatibility", qobject_input_type_uint64), so -1 reaches the command's
+     * own range check as 2^64-1; otherwise "Parameter 'x' expects uint64". uint8 members then
+     * refuse what exceeds 255: "Parameter 'x' expects uint8_t" (visit_type_uint8).
+     */
+    private static void checkUnsigned(String path, QmpType type, JsonNode v) {
+        BigInteger n = v.isIntegralNumber() ? v.bigIntegerValue() : null;
+        if (n != null && n.signum() < 0 && n.bitLength() < 64) {
+            n = n.add(TWO_TO_64);
+        }
+        if (n == null || n.signum() < 0 || n.bitLength() > 64) {
+            throw new QmpException("Parameter '" + path + "' expects uint64");
+        }
+        if (type == QmpType.UINT8 && n.compareTo(BigInteger.valueOf(255)) > 0) {
+            throw new QmpException("Parameter '" + path + "' expects uint8_t");
         }
     }
 }

@@ -30,6 +30,12 @@ public sealed interface QmpType {
     Builtin INT = new Builtin("int", "int");
     Builtin BOOL = new Builtin("bool", "boolean");
     Builtin NUMBER = new Builtin("number", "number");
+    /**
+     * Unsigned integers, told apart from INT by identity: QmpArguments checks them as QEMU's
+     * visitor does; the schema lists them as "int", as QEMU's introspection does every integer.
+     */
+    Builtin UINT64 = new Builtin("int", "int");
+    Builtin UINT8 = new Builtin("int", "int");
     Builtin ANY = new Builtin("any", "value");
     Builtin NULL = new Builtin("null", "null");
 

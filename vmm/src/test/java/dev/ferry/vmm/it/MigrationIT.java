@@ -90,6 +90,9 @@ class MigrationIT {
             ok(p.src.execute("migrate", "{\"uri\": \"unix:" + sock + "\"}"));
             JsonNode done = p.awaitSourceEnd();
             assertEquals("completed", done.get("status").asText(), done.toString());
+            long multifd = done.at("/ram/multifd-bytes").asLong();
+            assertTrue(multifd > 0 && multifd <= done.at("/ram/transferred").asLong() * 2,
+                    "RAM went over the multifd channels: " + done);
             p.assertTargetContinuesGuest();
         }
     }

@@ -49,7 +49,6 @@ class QmpConformanceIT {
             Map.entry("id-echo-too-big-integer", "QEMU turns 2^64 into a float; Ferry echoes the integer"),
             Map.entry("interpolation-token", "after a stray '%' QEMU's lexer folds the rest of the value into one "
                     + "error, Ferry's framer reports it in two"),
-            Map.entry("negotiate-enable-bogus", "QEMU names the array element 'null'; Ferry names 'enable'"),
             Map.entry("human-monitor-command", "only some HMP commands exist in Ferry; QmpIT checks info status"),
             Map.entry("system-reset-no-reboot", "its own instance; QmpIT covers reset"),
             Map.entry("system-reset", "its own instance; QmpIT covers reset"),
@@ -201,7 +200,9 @@ class QmpConformanceIT {
             want.get("return").fieldNames().forEachRemaining(wantKeys::add);
             List<String> gotKeys = new ArrayList<>();
             got.get("return").fieldNames().forEachRemaining(gotKeys::add);
-            if (!wantKeys.equals(gotKeys)) {
+            // The same members; their order is not part of QMP (QEMU prints a QDict in hash order).
+            if (!new java.util.TreeSet<>(wantKeys).equals(new java.util.TreeSet<>(gotKeys))
+                    || wantKeys.size() != gotKeys.size()) {
                 return "return members " + wantKeys + " vs " + gotKeys;
             }
         }

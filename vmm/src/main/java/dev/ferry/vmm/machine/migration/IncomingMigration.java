@@ -150,7 +150,7 @@ final class IncomingMigration implements IncomingMachine {
     MigrationInfo info() {
         long start = startNanos;
         long end = endNanos == 0 ? System.nanoTime() : endNanos;
-        return new MigrationInfo(status, true, 0, start == 0 ? 0 : (end - start) / 1_000_000, 0, null, errorDesc, 0,
+        return new MigrationInfo(status, true, 0, start == 0 ? 0 : (end - start) / 1_000_000, 0, null, 0, errorDesc, 0,
                 boundAddress);
     }
 

@@ -99,13 +99,37 @@ public final class MigrationController {
         settings = settings.withCapabilities(caps);
     }
 
-    /** Parameters apply to the next migration (QEMU re-reads max-bandwidth live; docs/migration.md). */
+    /**
+     * New parameters: for the next migration, and, as in QEMU, max-bandwidth and downtime-limit
+     * also for the one running now (the others, like multifd-channels, only matter at its start).
+     */
     public void setSettings(MigrationSettings s) {
         settings = s;
+        OutgoingMigration o = outgoing;
+        if (o != null && o.status().inProgress()) {
+            o.setLimits(s.maxBandwidth(), s.downtimeLimitMillis());
+        }
     }
 
     /** QMP migrate. {@code fd} is the descriptor for fd:NAME (taken from the monitor), else -1. */
     public void migrate(MigrationUri uri, int fd) {
+        checkCanMigrate();
+        MigrationSettings s = settings;
+        if (s.has("multifd") && !(uri instanceof MigrationUri.Tcp || uri instanceof MigrationUri.Unix)) {
+            throw new MigrationRequestException("multifd is not supported with " + uri.getClass().getSimpleName()
+                    .toLowerCase(java.util.Locale.ROOT) + ": migration (use tcp: or unix:)");
+        }
+        OutgoingMigration o = new OutgoingMigration(this, machine, uri, fd, s);
+        incoming = null;
+        outgoing = o;
+        o.start();
+    }
+
+    /**
+     * What QEMU's migrate checks before it looks at the address (migrate_prepare): nothing in
+     * progress, not waiting for an incoming stream, a guest to migrate.
+     */
+    public void checkCanMigrate() {
         if (active()) {
             throw new MigrationRequestException("There's a migration process in progress");
         }
@@ -116,18 +140,22 @@ public final class MigrationController {
         if (st == RunState.SHUTDOWN || st == RunState.INTERNAL_ERROR) {
             throw new MigrationRequestException("The guest is not running (state " + st + "); nothing to migrate");
         }
-        MigrationSettings s = settings;
-        if (s.has("x-ignore-shared")) {
+        if (settings.has("x-ignore-shared")) {
             throw new MigrationRequestException("x-ignore-shared (local migration) is not available in this Ferry");
         }
-        if (s.has("multifd") && !(uri instanceof MigrationUri.Tcp || uri instanceof MigrationUri.Unix)) {
-            throw new MigrationRequestException("multifd is not supported with " + uri.getClass().getSimpleName()
-                    .toLowerCase(java.util.Locale.ROOT) + ": migration (use tcp: or unix:)");
-        }
-        OutgoingMigration o = new OutgoingMigration(this, machine, uri, fd, s);
+    }
+
+    /**
+     * QMP migrate with an address that cannot be used (an unknown protocol, a descriptor name
+     * the monitor does not hold): as in QEMU, a migration that failed at once — setup, then
+     * failed (MIGRATION events), and query-migrate shows the reason.
+     */
+    public void failedAtStart(String reason) {
+        checkCanMigrate();
+        OutgoingMigration o = new OutgoingMigration(this, machine, null, -1, settings);
         incoming = null;
         outgoing = o;
-        o.start();
+        o.failAtStart(reason);
     }
 
     /** QMP migrate_cancel: only an outgoing migration is cancelled (as in QEMU). */

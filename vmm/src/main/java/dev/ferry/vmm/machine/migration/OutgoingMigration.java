@@ -44,6 +44,9 @@ final class OutgoingMigration implements SwitchoverHooks {
     private volatile PrecopyEngine engine;
     private volatile boolean cancelled;
     private volatile String abortReason;
+    /** max-bandwidth and downtime-limit, which migrate-set-parameters may change while it runs. */
+    private volatile long maxBandwidth;
+    private volatile long downtimeLimitMillis;
     private volatile String errorDesc;
     private volatile long setupMillis;
     private volatile long endNanos;
@@ -61,10 +64,18 @@ final class OutgoingMigration implements SwitchoverHooks {
         this.uri = uri;
         this.fd = fd;
         this.settings = settings;
+        this.maxBandwidth = settings.maxBandwidth();
+        this.downtimeLimitMillis = settings.downtimeLimitMillis();
     }
 
     MigrationStatus status() {
         return status;
+    }
+
+    /** The address could not be used: setup, then failed with {@code reason}; nothing runs. */
+    void failAtStart(String reason) {
+        setStatus(MigrationStatus.SETUP);
+        finish(false, reason);
     }
 
     void start() {
@@ -107,6 +118,16 @@ final class OutgoingMigration implements SwitchoverHooks {
         }
     }
 
+    /** migrate-set-parameters while this migration runs: max-bandwidth and downtime-limit apply now. */
+    void setLimits(long bandwidth, long downtimeLimit) {
+        maxBandwidth = bandwidth;
+        downtimeLimitMillis = downtimeLimit;
+        PrecopyEngine e = engine;
+        if (e != null) {
+            e.setLimits(bandwidth, downtimeLimit);
+        }
+    }
+
     void continueSwitchover() {
         continued.countDown();
     }
@@ -132,10 +153,11 @@ final class OutgoingMigration implements SwitchoverHooks {
             var dirtyLog = machine.onControlThread(() -> new KvmDirtyLog(machine.vmOnControlThread(), machine.ram()))
                     .get();
             PrecopyEngine e = PrecopyEngine.create(new RamPages(machine.ram()), dirtyLog, s.sink(),
-                    new PrecopyParameters(settings.downtimeLimitMillis(), settings.maxBandwidth(),
+                    new PrecopyParameters(downtimeLimitMillis, maxBandwidth,
                             settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
                             1000));
             engine = e;
+            e.setLimits(maxBandwidth, downtimeLimitMillis);     // a change that came meanwhile
             controller.rehearsal().startNow();
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             if (cancelled || abortReason != null) {
@@ -181,7 +203,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             setStatus(MigrationStatus.CANCELLED);
         } else {
             errorDesc = reason;
-            Log.info("migration to " + uri + " failed: " + reason);
+            Log.info("migration" + (uri == null ? "" : " to " + uri) + " failed: " + reason);
             setStatus(MigrationStatus.FAILED);
         }
     }
@@ -277,7 +299,8 @@ final class OutgoingMigration implements SwitchoverHooks {
         PrecopyEngine e = engine;
         MigrationStats stats = finalStats != null ? finalStats : e == null ? null : e.stats();
         long end = endNanos == 0 ? System.nanoTime() : endNanos;
+        SourceSession s = session;
         return new MigrationInfo(status, false, setupMillis, (end - startNanos) / 1_000_000,
-                downtimeMillis, stats, errorDesc, machine.throttlePercent(), null);
+                downtimeMillis, stats, s == null ? 0 : s.multifdBytes(), errorDesc, machine.throttlePercent(), null);
     }
 }

@@ -41,8 +41,26 @@ public final class Migrate implements QmpCommand {
             throw new QmpException("Postcopy recovery is not supported by Ferry");
         }
         var migration = call.requireMigration();
-        MigrationUri uri = MigrationUris.parse(arguments.get("uri").textValue());
-        int fd = MigrationUris.takeFd(call, uri);
+        MigrationUri uri;
+        int fd;
+        try {
+            migration.checkCanMigrate();
+            try {
+                uri = MigrationUris.parse(arguments.get("uri").textValue());
+            } catch (QmpException e) {
+                // QEMU's words; query-migrate keeps the parser's more precise reason.
+                migration.failedAtStart(e.getMessage());
+                throw new QmpException("Parameter 'uri' expects a valid migration protocol");
+            }
+            try {
+                fd = MigrationUris.takeFd(call, uri);
+            } catch (QmpException e) {
+                migration.failedAtStart(e.getMessage());
+                throw e;
+            }
+        } catch (MigrationRequestException e) {
+            throw new QmpException(e.getMessage());
+        }
         try {
             migration.migrate(uri, fd);
         } catch (MigrationRequestException e) {

@@ -14,7 +14,9 @@ import java.util.List;
 
 /**
  * migrate-set-parameters: the parameters Ferry implements, checked with QEMU 7.2's ranges and
- * messages (migration/migration.c, migrate_params_check). Values apply to the next migration.
+ * messages (migration/migration.c, migrate_params_check; the exchanges recorded from QEMU in
+ * qemu-exchanges.json). max-bandwidth and downtime-limit also apply to a running migration, as
+ * in QEMU; the others to the next one.
  * TLS is not offered: tls-creds/tls-hostname/tls-authz are accepted only empty, which is how
  * libvirt says "no TLS".
  */
@@ -24,12 +26,12 @@ public final class MigrateSetParameters implements QmpCommand {
     static final long MAX_BANDWIDTH = 18446744073709L;
 
     static final List<QmpArgument> PARAMETERS = List.of(
-            QmpArgument.optional("downtime-limit", QmpType.INT),
+            QmpArgument.optional("downtime-limit", QmpType.UINT64),
             QmpArgument.optional("max-bandwidth", QmpType.INT),
-            QmpArgument.optional("multifd-channels", QmpType.INT),
-            QmpArgument.optional("cpu-throttle-initial", QmpType.INT),
-            QmpArgument.optional("cpu-throttle-increment", QmpType.INT),
-            QmpArgument.optional("max-cpu-throttle", QmpType.INT),
+            QmpArgument.optional("multifd-channels", QmpType.UINT8),
+            QmpArgument.optional("cpu-throttle-initial", QmpType.UINT8),
+            QmpArgument.optional("cpu-throttle-increment", QmpType.UINT8),
+            QmpArgument.optional("max-cpu-throttle", QmpType.UINT8),
             QmpArgument.optional("tls-creds", QmpType.STR),
             QmpArgument.optional("tls-hostname", QmpType.STR),
             QmpArgument.optional("tls-authz", QmpType.STR));
@@ -49,11 +51,11 @@ public final class MigrateSetParameters implements QmpCommand {
         var migration = call.requireMigration();
         MigrationSettings s = migration.settings();
         long downtime = range(a, "downtime-limit", "downtime_limit", 0, 2_000_000, s.downtimeLimitMillis(),
-                "an integer in the range of 0 to 2000000 milliseconds");
+                "an integer in the range of 0 to (2000 * 1000) ms");
         long bandwidth = range(a, "max-bandwidth", "max_bandwidth", 0, MAX_BANDWIDTH, s.maxBandwidth(),
                 "an integer in the range of 0 to " + MAX_BANDWIDTH + " bytes/second");
         long channels = range(a, "multifd-channels", "multifd_channels", 1, 255, s.multifdChannels(),
-                "is invalid, it should be in the range of 1 to 255");
+                "a value between 1 and 255");
         long initial = range(a, "cpu-throttle-initial", "cpu_throttle_initial", 1, 99, s.throttleInitial(),
                 "an integer in the range of 1 to 99");
         long increment = range(a, "cpu-throttle-increment", "cpu_throttle_increment", 1, 99, s.throttleIncrement(),

@@ -61,7 +61,7 @@ public final class QueryMigrate implements QmpCommand {
             } else {
                 o.put("expected-downtime", info.stats().expectedDowntimeMillis());
             }
-            ram(o.putObject("ram"), info.stats(), done);
+            ram(o.putObject("ram"), info.stats(), info.multifdBytes(), done);
             if (info.throttlePercent() > 0) {
                 o.put("cpu-throttle-percentage", info.throttlePercent());
             }
@@ -72,7 +72,7 @@ public final class QueryMigrate implements QmpCommand {
         return o;
     }
 
-    private static void ram(ObjectNode r, MigrationStats s, boolean done) {
+    private static void ram(ObjectNode r, MigrationStats s, long multifdBytes, boolean done) {
         r.put("transferred", s.transferred());
         r.put("remaining", done ? 0 : s.remaining());
         r.put("total", s.total());
@@ -85,7 +85,7 @@ public final class QueryMigrate implements QmpCommand {
         r.put("dirty-sync-count", s.dirtySyncCount());
         r.put("postcopy-requests", 0);
         r.put("page-size", 4096);
-        r.put("multifd-bytes", 0);
+        r.put("multifd-bytes", multifdBytes);
         r.put("pages-per-second", s.pagesPerSecond());
         r.put("precopy-bytes", s.transferred());
         r.put("downtime-bytes", 0);
