@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -33,6 +34,8 @@ final class RamSenders {
     private final List<BlockingQueue<Item>> queues = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicReference<IOException> failure = new AtomicReference<>();
+    /** Bytes of stream all channels have written (query-migrate's multifd-bytes). */
+    private final AtomicLong bytesSent = new AtomicLong();
     private final Runnable abortAll;
     private int next;
 
@@ -57,6 +60,7 @@ final class RamSenders {
 
     private void sendLoop(MigrationChannel ch, Payloads.Channel id, BlockingQueue<Item> queue) {
         StreamWriter w = new StreamWriter(ch);
+        long counted = 0;
         try {
             w.writeHeader();
             w.writeRecord(RecordType.CHANNEL, 0, Payloads.channel(id));
@@ -68,6 +72,10 @@ final class RamSenders {
                     w.writeRecord(RecordType.PASS_END, 0, ByteBuffer.allocate(4).putInt(0, p.pass()));
                 } else {
                     w.writeRecord(RecordType.END, 0);
+                }
+                bytesSent.addAndGet(w.bytesWritten() - counted);
+                counted = w.bytesWritten();
+                if (item instanceof End) {
                     return;
                 }
             }
@@ -77,6 +85,11 @@ final class RamSenders {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Bytes of stream the channels have written so far, headers included. */
+    long bytesSent() {
+        return bytesSent.get();
     }
 
     void send(ByteBuffer[] parts) throws IOException {

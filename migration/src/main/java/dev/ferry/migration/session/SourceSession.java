@@ -9,7 +9,6 @@ import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.stream.Record;
 import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.stream.StreamException;
-import dev.ferry.migration.stream.StreamFormat;
 import dev.ferry.migration.stream.StreamReader;
 import dev.ferry.migration.stream.StreamWriter;
 import dev.ferry.migration.transport.MigrationChannel;
@@ -47,8 +46,6 @@ public final class SourceSession {
     private final List<MigrationChannel> all = new ArrayList<>();
     /** The target's answer: null for ACK, its reason for ERROR; exceptional if none came. */
     private final CompletableFuture<String> answer = new CompletableFuture<>();
-    /** Bytes of RAM records handed to the multifd channels (query-migrate's multifd-bytes). */
-    private final java.util.concurrent.atomic.AtomicLong multifdBytes = new java.util.concurrent.atomic.AtomicLong();
     /** The target's APPLIED answer to the SYNC before the switchover: the pass it confirms. */
     private final CompletableFuture<Integer> applied = new CompletableFuture<>();
     /** The last pass the engine completed (the engine's thread only). */
@@ -85,12 +82,7 @@ public final class SourceSession {
     public RecordSink sink() {
         return (type, parts) -> {
             if (type == RecordType.RAM && ramSenders != null && !switchedOver) {
-                long bytes = StreamFormat.RECORD_HEADER_SIZE + StreamFormat.RECORD_TRAILER_SIZE;
-                for (ByteBuffer p : parts) {
-                    bytes += p.remaining();
-                }
                 ramSenders.send(parts);
-                multifdBytes.addAndGet(bytes);
             } else {
                 writer.writeRecord(type, 0, parts);
                 if (type == RecordType.END) {
@@ -227,9 +219,9 @@ public final class SourceSession {
         return acknowledgedNanos;
     }
 
-    /** Bytes of stream (whole RAM records) sent on the multifd channels so far; 0 without multifd. */
+    /** Bytes of stream sent on the multifd channels so far; 0 without multifd. */
     public long multifdBytes() {
-        return multifdBytes.get();
+        return ramSenders == null ? 0 : ramSenders.bytesSent();
     }
 
     /** Whether the target answered the SYNC before the switchover (APPLIED) in time. */

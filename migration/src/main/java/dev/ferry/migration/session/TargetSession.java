@@ -210,13 +210,18 @@ public final class TargetSession {
         StreamWriter w = answer;
         if (w != null) {
             synchronized (w) {
-                if (!answerStarted) {
-                    w.writeHeader();
-                    answerStarted = true;
-                }
-                w.writeRecord(type, 0, payload);
+                writeAnswer(w, type, payload);
             }
         }
+    }
+
+    /** Under {@code w}'s lock: the return path's header before its first record, then the record. */
+    private void writeAnswer(StreamWriter w, RecordType type, ByteBuffer... payload) throws IOException {
+        if (!answerStarted) {
+            w.writeHeader();
+            answerStarted = true;
+        }
+        w.writeRecord(type, 0, payload);
     }
 
     /** How long a refusing target keeps reading so its ERROR is not lost to a connection reset. */
@@ -234,11 +239,7 @@ public final class TargetSession {
         if (w != null) {
             synchronized (w) {
                 try {
-                    if (!answerStarted) {
-                        w.writeHeader();
-                        answerStarted = true;
-                    }
-                    w.writeRecord(RecordType.ERROR, 0, Payloads.error(reason(e)));
+                    writeAnswer(w, RecordType.ERROR, Payloads.error(reason(e)));
                     main.finishOutput();
                 } catch (IOException | RuntimeException ignored) {
                     // the source will see the connection close instead

@@ -12,9 +12,8 @@ final class VcpuControl {
     private boolean terminating;
     /** Auto-converge: vCPUs are held back for a slice of time while the machine stays running. */
     private boolean held;
-    private int parked;
-    /** {@link #parked}, readable without the lock (written under it). */
-    private volatile int parkedCount;
+    /** Written under the lock; volatile so that {@link #parkAll} may poll it without. */
+    private volatile int parked;
     /** How long {@link #stopAll} polls before it waits. */
     private static final long SPIN_NANOS = 2_000_000;
     /** A migration's switchover: parked whatever the run flag says, until {@link #thaw()}. */
@@ -31,7 +30,7 @@ final class VcpuControl {
         if (runnable && !held && !frozen && !terminating) {
             return true;
         }
-        parkedCount = ++parked;
+        parked++;
         notifyAll();
         try {
             while ((!runnable || held || frozen) && !terminating) {
@@ -41,7 +40,7 @@ final class VcpuControl {
             Thread.currentThread().interrupt();
             return false;
         } finally {
-            parkedCount = --parked;
+            parked--;
         }
         return !terminating;
     }
@@ -63,7 +62,7 @@ final class VcpuControl {
 
     /** Called by a vCPU thread that leaves its loop for good. */
     synchronized void exited() {
-        parkedCount = ++parked;
+        parked++;
         notifyAll();
     }
 
@@ -120,7 +119,7 @@ final class VcpuControl {
         // A kicked vCPU parks within a millisecond or so. Polling for that keeps this thread on
         // its core; waiting would hand the core away, and on a busy small host getting it back
         // takes 1-4 ms, all of it downtime when a migration switches over.
-        while (parkedCount < vcpus && System.nanoTime() - start < SPIN_NANOS) {
+        while (parked < vcpus && System.nanoTime() - start < SPIN_NANOS) {
             Thread.onSpinWait();
         }
         synchronized (this) {

@@ -44,9 +44,6 @@ final class OutgoingMigration implements SwitchoverHooks {
     private volatile PrecopyEngine engine;
     private volatile boolean cancelled;
     private volatile String abortReason;
-    /** max-bandwidth and downtime-limit, which migrate-set-parameters may change while it runs. */
-    private volatile long maxBandwidth;
-    private volatile long downtimeLimitMillis;
     private volatile String errorDesc;
     private volatile long setupMillis;
     private volatile long endNanos;
@@ -64,8 +61,6 @@ final class OutgoingMigration implements SwitchoverHooks {
         this.uri = uri;
         this.fd = fd;
         this.settings = settings;
-        this.maxBandwidth = settings.maxBandwidth();
-        this.downtimeLimitMillis = settings.downtimeLimitMillis();
     }
 
     MigrationStatus status() {
@@ -118,10 +113,11 @@ final class OutgoingMigration implements SwitchoverHooks {
         }
     }
 
-    /** migrate-set-parameters while this migration runs: max-bandwidth and downtime-limit apply now. */
+    /**
+     * migrate-set-parameters while this migration runs: max-bandwidth and downtime-limit apply
+     * now; before the engine exists, it picks up the controller's latest settings itself.
+     */
     void setLimits(long bandwidth, long downtimeLimit) {
-        maxBandwidth = bandwidth;
-        downtimeLimitMillis = downtimeLimit;
         PrecopyEngine e = engine;
         if (e != null) {
             e.setLimits(bandwidth, downtimeLimit);
@@ -153,11 +149,12 @@ final class OutgoingMigration implements SwitchoverHooks {
             var dirtyLog = machine.onControlThread(() -> new KvmDirtyLog(machine.vmOnControlThread(), machine.ram()))
                     .get();
             PrecopyEngine e = PrecopyEngine.create(new RamPages(machine.ram()), dirtyLog, s.sink(),
-                    new PrecopyParameters(downtimeLimitMillis, maxBandwidth,
+                    new PrecopyParameters(settings.downtimeLimitMillis(), settings.maxBandwidth(),
                             settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
                             1000));
             engine = e;
-            e.setLimits(maxBandwidth, downtimeLimitMillis);     // a change that came meanwhile
+            MigrationSettings latest = controller.settings();     // a change that came meanwhile
+            e.setLimits(latest.maxBandwidth(), latest.downtimeLimitMillis());
             controller.rehearsal().startNow();
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             if (cancelled || abortReason != null) {
