@@ -27,10 +27,19 @@ public final class Log {
 
     public static void debug(String message) {
         if (debug) {
-            // CLOCK_MONOTONIC (System.nanoTime on Linux): comparable between processes on one host.
-            long us = System.nanoTime() / 1000;
-            ERR.println(String.format("ferry: debug: [%d.%06d] %s", us / 1_000_000, us % 1_000_000, message));
+            debugAt(System.nanoTime(), message);
         }
+    }
+
+    /** A debug line stamped with {@code nanoTime} (a System.nanoTime() taken earlier). */
+    static void debugAt(long nanoTime, String message) {
+        // CLOCK_MONOTONIC (System.nanoTime on Linux): comparable between processes on one host.
+        long us = nanoTime / 1000;
+        ERR.println(String.format("ferry: debug: [%d.%06d] %s", us / 1_000_000, us % 1_000_000, message));
+    }
+
+    public static boolean debugEnabled() {
+        return debug;
     }
 
     public static void setDebug(boolean on) {

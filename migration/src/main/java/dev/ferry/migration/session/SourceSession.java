@@ -57,6 +57,8 @@ public final class SourceSession {
     private volatile boolean endSent;
     /** The guest has stopped: the RAM channels are ending, the last pages go on the main channel. */
     private volatile boolean switchedOver;
+    /** Run by each of this session's threads once its part in the switchover is done. */
+    private volatile Runnable yieldAfterSwitchover = () -> { };
 
     /**
      * @param ramChannels extra channels for RAM (multifd), empty for a single-channel stream
@@ -76,6 +78,18 @@ public final class SourceSession {
     }
 
     /**
+     * Sets what each of this session's threads runs once nothing urgent is left for it: the
+     * engine's thread after END, the return-path thread after the APPLIED answer (it then only
+     * waits for ACK or ERROR). A VMM lowers their scheduling priority there. Why: on a shared
+     * host the target's ACK wakes the source's threads on the core of the target's thread that
+     * wrote it, and the source's clean-up after the ACK (milliseconds of dirty-log teardown) then
+     * runs ahead of the target loading and starting the guest, all of it downtime.
+     */
+    public void yieldAfterSwitchover(Runnable lowerPriority) {
+        this.yieldAfterSwitchover = lowerPriority;
+    }
+
+    /**
      * Where the engine writes: RAM to the multifd channels if any until the switchover,
      * everything else (and the last pages, once the guest has stopped) to the main channel.
      */
@@ -87,6 +101,7 @@ public final class SourceSession {
                 writer.writeRecord(type, 0, parts);
                 if (type == RecordType.END) {
                     endSent = true;
+                    yieldAfterSwitchover.run();
                 }
             }
         };
@@ -263,6 +278,7 @@ public final class SourceSession {
                 Record r = in.next();
                 while (r.type() == RecordType.APPLIED) {
                     applied.complete(Payloads.pass(r.payload(), r.type(), r.offset()));
+                    yieldAfterSwitchover.run();
                     r = in.next();
                 }
                 applied.completeExceptionally(new StreamException("no APPLIED before " + r.type(), r.offset()));

@@ -79,6 +79,7 @@ class SessionTest {
             throws MigrationException {
         SourceSession s = new SourceSession(main, ram, guest.identity(), ackTimeout);
         lastSource = s;
+        s.yieldAfterSwitchover(() -> yielded.add(Thread.currentThread().getName()));
         try {
             return s.run(PrecopyEngine.create(guest, guest, s.sink(), params()), guest);
         } finally {
@@ -97,6 +98,9 @@ class SessionTest {
         assertEquals(PAGES / 64, s.pageStates().length);
     }
 
+    /** Names of the source's threads that ran the yield hook, in order. */
+    private final List<String> yielded = new java.util.concurrent.CopyOnWriteArrayList<>();
+
     @Test
     void aRunningGuestMigratesOverAUnixSocket() throws Exception {
         guest = new FakeGuest(PAGES, 512);
@@ -109,6 +113,9 @@ class SessionTest {
         assertTargetHoldsTheStoppedGuest(target);
         assertTrue(stats.duplicate() > 0 && stats.normal() > 0, stats.toString());
         assertTrue(lastSource.syncedBeforeSwitchover(), "the target answered SYNC with APPLIED");
+        // Each source thread lowers its priority once nothing urgent is left for it: the return
+        // path after APPLIED (before the guest stops), the engine's thread after END.
+        assertEquals(List.of("migration-return-path", Thread.currentThread().getName()), yielded);
     }
 
     @Test

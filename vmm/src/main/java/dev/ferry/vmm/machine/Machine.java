@@ -21,8 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
@@ -45,7 +43,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     private final byte[] kernelImage;
     private final FirmwareLayout firmwareLayout;
     private final CpuidTemplate cpuid;
-    private final ExecutorService control;
+    private final ControlThread control;
     private final CompletableFuture<Integer> exitStatus = new CompletableFuture<>();
     private final List<MachineListener> listeners = new CopyOnWriteArrayList<>();
 
@@ -69,11 +67,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         this.kernelImage = kernelImage;
         this.firmwareLayout = firmwareLayout;
         this.pageStates = new PageStateBitmap(ram.layout().ramEnd());
-        this.control = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "machine-control");
-            t.setDaemon(true);
-            return t;
-        });
+        this.control = new ControlThread("machine-control");
         SerialBackend serial = serialFactory.open(this::serialInput);
         this.serialBackend = serial;
         PlatformDevices devs = new PlatformDevices(FirmwareConfig.build(config, ram.layout()), serial.output(),
@@ -209,15 +203,45 @@ public final class Machine implements PlatformEvents, AutoCloseable {
      * returns its result. QMP commands go through here.
      */
     public <T> CompletableFuture<T> onControlThread(java.util.concurrent.Callable<T> action) {
-        CompletableFuture<T> f = new CompletableFuture<>();
-        control.execute(() -> {
+        Task<T> task = new Task<>(action);
+        control.execute(task);
+        return task.result;
+    }
+
+    /**
+     * Runs {@code action} as a control-thread task, on the calling thread itself when the control
+     * thread is idle (ControlThread#runInlineIfIdle), otherwise on it; returns its result once it
+     * has run. For steps where the guest runs nowhere and a thread hand-over would add to the
+     * downtime.
+     */
+    public <T> CompletableFuture<T> asControlThread(java.util.concurrent.Callable<T> action) {
+        Task<T> task = new Task<>(action);
+        if (!control.runInlineIfIdle(task)) {
+            control.execute(task);
+        }
+        return task.result;
+    }
+
+    /**
+     * A control-thread task and its result. A class, not a lambda per call site: it is loaded
+     * with the first QMP command, so a migration's switchover finds it ready.
+     */
+    private static final class Task<T> implements Runnable {
+        final CompletableFuture<T> result = new CompletableFuture<>();
+        private final java.util.concurrent.Callable<T> action;
+
+        Task(java.util.concurrent.Callable<T> action) {
+            this.action = action;
+        }
+
+        @Override
+        public void run() {
             try {
-                f.complete(action.call());
+                result.complete(action.call());
             } catch (Throwable t) {
-                f.completeExceptionally(t);
+                result.completeExceptionally(t);
             }
-        });
-        return f;
+        }
     }
 
     /**
@@ -300,11 +324,14 @@ public final class Machine implements PlatformEvents, AutoCloseable {
      */
     public void freezeVcpusForMigration() throws InterruptedException {
         VcpuControl c = vcpuControl;
-        List<Vcpu> stopping = vcpus;
-        if (c != null && !c.freeze(() -> stopping.forEach(Vcpu::requestExit), VCPU_STOP_TIMEOUT_MS)) {
+        if (c != null && !c.freeze(kickVcpus, VCPU_STOP_TIMEOUT_MS)) {
             throw new IllegalStateException("the vCPUs did not stop within " + VCPU_STOP_TIMEOUT_MS + " ms");
         }
+        frozenAtEpochMicros = epochMicros();
     }
+
+    /** When the migration freeze had stopped every vCPU (wall clock, for the STOP event). */
+    private volatile long frozenAtEpochMicros;
 
     /**
      * Switchover on the source, second step: enters finish-migrate (QEMU emits STOP if the guest
@@ -313,7 +340,10 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     public RunState enterFinishMigrateOnControlThread() {
         RunState before = state;
         if (before == RunState.RUNNING || before == RunState.PAUSED || before == RunState.PRELAUNCH) {
-            setState(RunState.FINISH_MIGRATE);
+            // STOP carries the time the guest stopped, as QEMU's (emitted right after its vCPUs
+            // paused), not the later moment this control-thread step runs.
+            long stoppedAt = frozenAtEpochMicros;
+            setState(RunState.FINISH_MIGRATE, stoppedAt != 0 ? stoppedAt : epochMicros());
         }
         return before;
     }
@@ -373,6 +403,21 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         return vcpus.stream().map(Vcpu::saveState).toList();
     }
 
+    /**
+     * The vCPU states of the current migration freeze, in vCPU order: each vCPU thread saved its
+     * own as it parked (FrozenVcpuStates), in parallel with the last pages; a vCPU that was
+     * parked already is saved here. Only between {@link #freezeVcpusForMigration()} and the end
+     * of the migration.
+     */
+    public List<VcpuState> frozenVcpuStates() throws InterruptedException {
+        VcpuControl c = vcpuControl;
+        FrozenVcpuStates frozen = c == null ? null : c.frozenStates();
+        if (frozen == null) {
+            throw new IllegalStateException("the vCPUs are not frozen for a migration");
+        }
+        return frozen.collect(vcpus, VCPU_STOP_TIMEOUT_MS);
+    }
+
     /** The device sections; each device saves under its own lock, so any thread may ask. */
     public List<StateSection> saveDevices() {
         return DeviceSections.save(devices);
@@ -401,12 +446,10 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         if (vcpuStates.size() != vcpus.size()) {
             throw new StateException("the stream has " + vcpuStates.size() + " vCPUs, this machine " + vcpus.size());
         }
-        long t0 = System.nanoTime();
         DeviceSections.load(devices, deviceSections);
         if (pageStateWords != null) {
             pageStates.restore(pageStateWords);
         }
-        long t1 = System.nanoTime();
         for (int i = 0; i < vcpuStates.size(); i++) {
             try {
                 vcpus.get(i).restoreState(vcpuStates.get(i));
@@ -414,8 +457,6 @@ public final class Machine implements PlatformEvents, AutoCloseable {
                 throw new StateException("vCPU " + i + ": " + e.getMessage());
             }
         }
-        Log.debug("incoming: devices loaded in " + (t1 - t0) / 1000 + " us, vCPUs in " + (System.nanoTime() - t1) / 1000
-                + " us");
     }
 
     /** The incoming migration is complete: run, or stay paused until cont (-S, or stop during inmigrate). */
@@ -553,9 +594,20 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         }
     }
 
+    /**
+     * Asks every vCPU to leave KVM_RUN. Made once, with the machine: a lambda is linked (a class
+     * generated) the first time its call site runs, which would otherwise be inside the
+     * migration's downtime.
+     */
+    private final Runnable kickVcpus = () -> {
+        for (Vcpu v : vcpus) {
+            v.requestExit();
+        }
+    };
+
     private void stopVcpus() {
         try {
-            if (!vcpuControl.stopAll(() -> vcpus.forEach(Vcpu::requestExit), VCPU_STOP_TIMEOUT_MS)) {
+            if (!vcpuControl.stopAll(kickVcpus, VCPU_STOP_TIMEOUT_MS)) {
                 Log.error("vCPUs did not stop within " + VCPU_STOP_TIMEOUT_MS + " ms");
             }
         } catch (InterruptedException e) {
@@ -594,11 +646,20 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     }
 
     private void setState(RunState next) {
+        setState(next, epochMicros());
+    }
+
+    private void setState(RunState next, long atEpochMicros) {
         RunState prev = state;
         state = next;
         if (prev != next) {
-            listeners.forEach(l -> l.stateChanged(prev, next));
+            listeners.forEach(l -> l.stateChanged(prev, next, atEpochMicros));
         }
+    }
+
+    private static long epochMicros() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
     }
 
     @Override

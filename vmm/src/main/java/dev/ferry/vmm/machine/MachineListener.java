@@ -3,7 +3,12 @@ package dev.ferry.vmm.machine;
 /** Run-state changes and guest events, for QMP events and logs. Called on the control thread. */
 public interface MachineListener {
 
-    default void stateChanged(RunState from, RunState to) { }
+    /**
+     * The run state changed at {@code epochMicros} (host wall clock): usually now; for a
+     * migration's switchover, when the vCPUs actually stopped, which the control thread learns
+     * a little later.
+     */
+    default void stateChanged(RunState from, RunState to, long epochMicros) { }
 
     /** The machine reset; {@code guest} if the guest asked for it. */
     default void reset(boolean guest, String reason) { }

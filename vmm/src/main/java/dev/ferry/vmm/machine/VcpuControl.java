@@ -1,5 +1,7 @@
 package dev.ferry.vmm.machine;
 
+import dev.ferry.vmm.hypervisor.Vcpu;
+
 /**
  * Where vCPU threads wait while the machine is not running, and how the control thread knows
  * they have all stopped. A vCPU thread calls {@link #awaitRun()} before every entry into the
@@ -18,31 +20,79 @@ final class VcpuControl {
     private static final long SPIN_NANOS = 2_000_000;
     /** A migration's switchover: parked whatever the run flag says, until {@link #thaw()}. */
     private boolean frozen;
+    /** The current freeze's vCPU states, saved as the vCPUs park; null when not frozen. */
+    private FrozenVcpuStates frozenStates;
+    /**
+     * The next freeze's, made in advance: the first use of a class loads it (from the jar, a
+     * few hundred microseconds), which must not happen while the guest is stopped.
+     */
+    private FrozenVcpuStates nextFreeze;
 
     VcpuControl(int vcpus) {
         this.vcpus = vcpus;
+        this.nextFreeze = new FrozenVcpuStates(vcpus);
     }
 
     /**
-     * Blocks while the machine is stopped. Returns false when the vCPU thread must end.
+     * What a vCPU thread does on its way to parking (VcpuThread): finish the operation its last
+     * exit left pending, and save its state when a migration freeze asks for it.
      */
-    synchronized boolean awaitRun() {
-        if (runnable && !held && !frozen && !terminating) {
-            return true;
+    interface Parking {
+        Vcpu vcpu();
+
+        /**
+         * Completes an I/O or MMIO exit's operation: KVM finishes it (and moves RIP past the
+         * instruction) only at the next KVM_RUN, and a state read before that would make the
+         * target execute the instruction again (api.rst, "the corresponding operations are
+         * complete ... only after userspace has re-entered the kernel with KVM_RUN").
+         */
+        void completePendingExit();
+    }
+
+    /** Blocks while the machine is stopped. Returns false when the vCPU thread must end. */
+    boolean awaitRun() {
+        return awaitRun(null);
+    }
+
+    /**
+     * Blocks while the machine is stopped; {@code vcpu} (null in tests) completes its pending
+     * exit before it counts as parked, and saves its state for a freeze after. Returns false when
+     * the vCPU thread must end.
+     */
+    boolean awaitRun(Parking vcpu) {
+        synchronized (this) {
+            if (runnable && !held && !frozen && !terminating) {
+                return true;
+            }
         }
-        parked++;
-        notifyAll();
+        if (vcpu != null) {
+            vcpu.completePendingExit();
+        }
+        FrozenVcpuStates toSave;
+        synchronized (this) {
+            parked++;
+            notifyAll();
+            toSave = frozen && frozenStates != null && vcpu != null && frozenStates.claim(vcpu.vcpu().id())
+                    ? frozenStates : null;
+        }
         try {
-            while ((!runnable || held || frozen) && !terminating) {
-                wait();
+            if (toSave != null) {
+                toSave.save(vcpu.vcpu());       // outside the lock: vCPUs save in parallel
+            }
+            synchronized (this) {
+                while ((!runnable || held || frozen) && !terminating) {
+                    wait();
+                }
+                return !terminating;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         } finally {
-            parked--;
+            synchronized (this) {
+                parked--;
+            }
         }
-        return !terminating;
     }
 
     /**
@@ -87,6 +137,7 @@ final class VcpuControl {
     boolean freeze(Runnable kick, long timeoutMillis) throws InterruptedException {
         synchronized (this) {
             frozen = true;
+            frozenStates = nextFreeze;
             notifyAll();
         }
         boolean parkedAll = false;
@@ -103,7 +154,16 @@ final class VcpuControl {
     /** Ends {@link #freeze}: the vCPUs run again if the run flag says so. */
     synchronized void thaw() {
         frozen = false;
+        if (frozenStates != null) {
+            frozenStates = null;
+            nextFreeze = new FrozenVcpuStates(vcpus);
+        }
         notifyAll();
+    }
+
+    /** The vCPU states of the current freeze (being saved by the parking vCPUs); null if not frozen. */
+    synchronized FrozenVcpuStates frozenStates() {
+        return frozenStates;
     }
 
     /** Clears the run flag without waiting (for vCPUs already parked, e.g. frozen). */

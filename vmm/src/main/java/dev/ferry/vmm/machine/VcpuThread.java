@@ -12,7 +12,7 @@ import java.util.function.BiConsumer;
  * thread would pin its carrier anyway). Exits that need the machine as a whole (shutdown, reset,
  * fatal errors) are reported to the control thread; the vCPU then parks until told to go on.
  */
-final class VcpuThread implements Runnable {
+final class VcpuThread implements Runnable, VcpuControl.Parking {
 
     private final Vcpu vcpu;
     private final ExitHandler handler;
@@ -29,6 +29,36 @@ final class VcpuThread implements Runnable {
         this.threadIdSink = threadIdSink;
     }
 
+    /** The last exit was handled, but KVM completes its operation only at the next KVM_RUN. */
+    private boolean exitPending;
+    /** Bounds the follow-up exits one completion may cause (a string I/O instruction, one per chunk). */
+    private static final int MAX_COMPLETION_EXITS = 64;
+
+    @Override
+    public Vcpu vcpu() {
+        return vcpu;
+    }
+
+    /**
+     * KVM_RUN with immediate_exit set: KVM completes the pending operation, then returns EINTR
+     * without running guest code (api.rst, "immediate_exit"). Completing one chunk of a string
+     * I/O instruction can exit again for the next chunk; those exits are handled as usual.
+     */
+    @Override
+    public void completePendingExit() {
+        for (int i = 0; exitPending && i < MAX_COMPLETION_EXITS; i++) {
+            vcpu.requestExit();
+            ExitAction action = handler.handle(vcpu.id(), vcpu.run());
+            if (!(action instanceof ExitAction.Continue)) {
+                exitPending = false;
+                if (!(action instanceof ExitAction.Interrupted)) {
+                    machineEvents.accept(vcpu.id(), action);
+                }
+            }
+        }
+        vcpu.clearExitRequest();
+    }
+
     Thread start() {
         Thread t = new Thread(this, "vcpu-" + vcpu.id());
         t.setDaemon(true);
@@ -41,12 +71,14 @@ final class VcpuThread implements Runnable {
         try {
             vcpu.bindToCurrentThread();
             threadIdSink.accept(dev.ferry.vmm.os.Threads.currentTid());
-            while (control.awaitRun()) {
+            while (control.awaitRun(this)) {
                 VcpuExit exit = vcpu.run();
                 ExitAction action = handler.handle(vcpu.id(), exit);
                 if (action instanceof ExitAction.Continue) {
+                    exitPending = true;
                     continue;
                 }
+                exitPending = false;
                 if (action instanceof ExitAction.Interrupted) {
                     vcpu.clearExitRequest();
                     continue;

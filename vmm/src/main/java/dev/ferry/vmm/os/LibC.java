@@ -99,6 +99,9 @@ public final class LibC {
 
     public static native int setpriority(int which, int who, int prio);
 
+    /** {@code param} is struct sched_param: one int, the static priority (0 for SCHED_OTHER/IDLE). */
+    public static native int sched_setscheduler(int pid, int policy, int[] param);
+
     /** syscall(2) with no arguments besides the number (e.g. gettid). */
     public static native long syscall(long number);
 

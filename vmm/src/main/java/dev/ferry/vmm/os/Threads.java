@@ -42,14 +42,37 @@ public final class Threads {
      * ends meanwhile or a refusal is skipped. Returns how many threads were changed.
      */
     public static int lowerPriorityOf(int nice, String... namePrefixes) {
+        return forEachThreadNamed(namePrefixes, tid -> LibC.setpriority(PRIO_PROCESS, tid, nice) == 0);
+    }
+
+    /** sched(7): the normal time-sharing policy, weighted by the nice value. */
+    public static final int SCHED_OTHER = 0;
+    /**
+     * sched(7): runs only on a core that nothing else wants; a core running only such threads
+     * counts as idle when the kernel places a woken thread (kernel/sched/fair.c, sched_idle_cpu),
+     * and any normal thread preempts them at once.
+     */
+    public static final int SCHED_IDLE = 5;
+
+    /**
+     * Sets the scheduling policy (priority 0) of every thread of this process whose name starts
+     * with one of {@code namePrefixes}. Entering SCHED_IDLE needs no privilege; leaving it needs
+     * CAP_SYS_NICE or an RLIMIT_NICE that allows the thread's nice value (sched_setscheduler(2)).
+     * Best effort, as {@link #lowerPriorityOf}. Returns how many threads were changed.
+     */
+    public static int setPolicyOf(int policy, String... namePrefixes) {
+        int[] param = {0};
+        return forEachThreadNamed(namePrefixes, tid -> LibC.sched_setscheduler(tid, policy, param) == 0);
+    }
+
+    private static int forEachThreadNamed(String[] namePrefixes, java.util.function.IntPredicate action) {
         File[] tasks = new File("/proc/self/task").listFiles();
         int changed = 0;
         for (File task : tasks == null ? new File[0] : tasks) {
             try {
                 String name = Files.readString(task.toPath().resolve("comm")).strip();
                 for (String prefix : namePrefixes) {
-                    if (name.startsWith(prefix)
-                            && LibC.setpriority(PRIO_PROCESS, Integer.parseInt(task.getName()), nice) == 0) {
+                    if (name.startsWith(prefix) && action.test(Integer.parseInt(task.getName()))) {
                         changed++;
                         break;
                     }

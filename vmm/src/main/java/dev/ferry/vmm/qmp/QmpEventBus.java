@@ -23,7 +23,11 @@ public final class QmpEventBus {
 
     /** Emits {@code name} with {@code data} (null or empty: no data member) to all monitors. */
     public void emit(String name, ObjectNode data) {
-        long micros = currentMicros();
+        emit(name, data, currentMicros());
+    }
+
+    /** As {@link #emit(String, ObjectNode)}, for an event that happened at {@code micros} (epoch). */
+    public void emit(String name, ObjectNode data, long micros) {
         ObjectNode event = QmpMessages.event(name, data, micros);
         // One node for all connections: the encoder only reads it.
         for (QmpSession s : sessions) {
@@ -37,7 +41,7 @@ public final class QmpEventBus {
         }
     }
 
-    static long currentMicros() {
+    public static long currentMicros() {
         java.time.Instant now = java.time.Instant.now();
         return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
     }

@@ -40,11 +40,11 @@ public final class QmpEvents implements MachineListener {
     }
 
     @Override
-    public void stateChanged(RunState from, RunState to) {
+    public void stateChanged(RunState from, RunState to, long epochMicros) {
         if (from == RunState.RUNNING && (to == RunState.PAUSED || to == RunState.FINISH_MIGRATE)) {
-            bus.emit("STOP", null);
+            bus.emit("STOP", null, epochMicros);
         } else if (to == RunState.RUNNING) {
-            bus.emit("RESUME", null);
+            bus.emit("RESUME", null, epochMicros);
         }
     }
 

@@ -7,7 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -69,6 +71,81 @@ class VcpuControlTest {
         assertFalse(running(), "thawed after a stop: the vCPUs stay parked");
         control.release();
         assertTrue(running());
+    }
+
+    /** A stand-in vCPU that records which thread saved it and how often. */
+    private static final class FakeVcpu implements VcpuControl.Parking {
+        final int id;
+        final List<Thread> savedBy = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final AtomicLong completions = new AtomicLong();
+        final dev.ferry.vmm.hypervisor.Vcpu vcpu;
+
+        FakeVcpu(int id) {
+            this.id = id;
+            this.vcpu = (dev.ferry.vmm.hypervisor.Vcpu) java.lang.reflect.Proxy.newProxyInstance(
+                    getClass().getClassLoader(), new Class<?>[] {dev.ferry.vmm.hypervisor.Vcpu.class},
+                    (proxy, method, args) -> switch (method.getName()) {
+                        case "id" -> id;
+                        case "saveState" -> {
+                            savedBy.add(Thread.currentThread());
+                            yield null;
+                        }
+                        default -> null;
+                    });
+        }
+
+        @Override
+        public dev.ferry.vmm.hypervisor.Vcpu vcpu() {
+            return vcpu;
+        }
+
+        @Override
+        public void completePendingExit() {
+            completions.incrementAndGet();
+        }
+    }
+
+    @Test
+    void eachFrozenVcpuSavesItsOwnStateOnceAndAnAlreadyParkedOneIsSavedByTheCollector() throws Exception {
+        FakeVcpu[] fakes = {new FakeVcpu(0), new FakeVcpu(1)};
+        List<Thread> threads = new ArrayList<>();
+        for (FakeVcpu f : fakes) {
+            Thread t = new Thread(() -> {
+                while (control.awaitRun(f)) {
+                    entries.incrementAndGet();
+                    Thread.onSpinWait();
+                }
+                control.exited();
+            });
+            t.setDaemon(true);
+            threads.add(t);
+            vcpus.add(t);
+            t.start();
+        }
+        control.release();
+        assertTrue(running());
+
+        // Running vCPUs: each parks for the freeze, completing its exit first, and saves itself.
+        assertTrue(control.freeze(() -> { }, 5_000));
+        List<dev.ferry.vmm.hypervisor.Vcpu> all = List.of(fakes[0].vcpu, fakes[1].vcpu);
+        control.frozenStates().collect(all, 5_000);
+        for (int i = 0; i < 2; i++) {
+            assertEquals(List.of(threads.get(i)), fakes[i].savedBy, "vCPU " + i + " saved once, by its own thread");
+            assertTrue(fakes[i].completions.get() >= 1, "the pending exit is completed before parking");
+        }
+        control.thaw();
+        assertTrue(running());
+
+        // Paused vCPUs (parked before the freeze) never pass the parking point again: the
+        // collecting thread saves them itself.
+        assertTrue(control.stopAll(() -> { }, 5_000));
+        assertTrue(control.freeze(() -> { }, 5_000));
+        control.frozenStates().collect(all, 5_000);
+        for (int i = 0; i < 2; i++) {
+            assertEquals(2, fakes[i].savedBy.size());
+            assertSame(Thread.currentThread(), fakes[i].savedBy.get(1));
+        }
+        control.thaw();
     }
 
     @Test

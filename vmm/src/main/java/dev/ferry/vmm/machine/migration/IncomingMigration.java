@@ -11,6 +11,7 @@ import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
+import dev.ferry.vmm.DebugTimeline;
 import dev.ferry.vmm.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
@@ -113,7 +114,7 @@ final class IncomingMigration implements IncomingMachine {
     }
 
     private void run() {
-        JitPriority.lower();
+        JitPriority.yieldToMigration();
         controller.rehearsal().startNow();
         TargetSession s = new TargetSession(this::accept);
         session = s;
@@ -122,7 +123,8 @@ final class IncomingMigration implements IncomingMachine {
         }
         try {
             s.run(this);
-            Log.debug("incoming: guest handed over");
+            timeline.mark("guest handed over");
+            timeline.print();
             endNanos = System.nanoTime();
             Log.info("incoming migration completed: " + s.bytesReceived() + " bytes, " + s.pagesReceived() + " pages");
             Log.debug("incoming thread CPU time " + java.lang.management.ManagementFactory.getThreadMXBean()
@@ -137,6 +139,7 @@ final class IncomingMigration implements IncomingMachine {
             if (l != null) {
                 l.close();
             }
+            JitPriority.afterMigration();
         }
     }
 
@@ -161,7 +164,10 @@ final class IncomingMigration implements IncomingMachine {
         return machine.identity();
     }
 
+    private final LastStep lastStep = new LastStep();
     private volatile GuestRamSink sink;
+    /** Debug stamps from END to the hand-over, written after it. */
+    private volatile DebugTimeline timeline = new DebugTimeline("incoming: ");
     /** The vCPUs' states as their VCPU records arrived (migration thread only). */
     private VcpuState[] vcpus;
 
@@ -201,19 +207,15 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public void load(IncomingState state, Acknowledgement ack) throws StateException, IOException {
-        Log.debug("incoming: END received, loading");
+        timeline = new DebugTimeline("incoming: ");
+        timeline.mark("END received");
         controller.rehearsal().await(2_000);
-        List<VcpuState> vcpus = List.of(this.vcpus);
+        lastStep.prepare(List.of(this.vcpus), state, ack);
         try {
-            // Load, acknowledge and run in one control-thread step: every hand-over between
-            // threads costs wake-up latency while the guest runs nowhere.
-            machine.onControlThread(() -> {
-                machine.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
-                ack.send();
-                Log.debug("incoming: acknowledged");
-                machine.completeIncomingOnControlThread();
-                return null;
-            }).get();
+            // Load, acknowledge and run in one control-thread step, run by this thread itself
+            // when the control thread is idle: every hand-over between threads costs wake-up
+            // latency while the guest runs nowhere.
+            machine.asControlThread(lastStep).get();
         } catch (ExecutionException e) {
             if (e.getCause() instanceof StateException se) {
                 throw se;
@@ -225,6 +227,35 @@ final class IncomingMigration implements IncomingMachine {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StateException("interrupted while loading the machine state");
+        }
+    }
+
+    /**
+     * The last step of an incoming migration, as a control-thread task: load the state,
+     * acknowledge, run the guest. Created with the migration (not a lambda at END): loading and
+     * linking a class costs a few hundred microseconds, which must not fall in the downtime.
+     */
+    private final class LastStep implements java.util.concurrent.Callable<Void> {
+        private List<VcpuState> vcpus;
+        private IncomingState state;
+        private Acknowledgement ack;
+
+        void prepare(List<VcpuState> vcpus, IncomingState state, Acknowledgement ack) {
+            this.vcpus = vcpus;
+            this.state = state;
+            this.ack = ack;
+        }
+
+        @Override
+        public Void call() throws StateException, IOException {
+            timeline.mark("loading as the control thread");
+            machine.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
+            timeline.mark("loaded");
+            ack.send();
+            timeline.mark("acknowledged");
+            machine.completeIncomingOnControlThread();
+            timeline.mark("guest started");
+            return null;
         }
     }
 }

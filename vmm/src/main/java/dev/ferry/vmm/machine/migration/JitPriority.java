@@ -4,17 +4,22 @@ import dev.ferry.vmm.Log;
 import dev.ferry.vmm.os.Threads;
 
 /**
- * Puts the JVM's JIT compiler threads below the migration's own threads, at nice 10, once a
- * migration starts (source and target), for the rest of the process's life.
+ * Keeps the JVM's JIT compiler threads off the cores the migration needs (source and target).
  *
  * <p>Why: a live migration makes new code hot in both VMMs, and HotSpot compiles it on its
  * compiler threads while the migration runs, switchover included. On a small host those threads
- * take the cores from the migration threads exactly when the guest is stopped: measured on the
- * 2-core development machine (1 GiB guest, idle, docs/benchmarks.md), records reached the target
- * 4-12 ms late and the pause was 13-19 ms; with the compilers niced the records arrive at once
- * and the pause is 10-17 ms, and the whole migration is ~15% shorter. Compilation still uses
- * every idle cycle. Raising the priority again later would need CAP_SYS_NICE, so it stays low:
- * after a migration the target runs a guest whose vCPUs should come first anyway.
+ * take the cores from the migration threads exactly when the guest is stopped. At nice 10
+ * (measured on the 2-core development machine, 1 GiB idle guest, docs/benchmarks.md) they got
+ * less CPU but still cost the switchover milliseconds: a core running a niced compiler is not
+ * idle, so the kernel placed each thread woken by the stream (the target's receiver, its control
+ * thread, the source's return path) on the core of the thread that woke it, and the two VMMs'
+ * switchover threads took turns on one core while a compiler had the other. Under SCHED_IDLE a
+ * core running only compilers counts as idle when a woken thread is placed, and any other thread
+ * preempts them at once; they still use every idle cycle.
+ *
+ * <p>After the migration they go back to the normal policy at nice 10 (the guest's vCPUs should
+ * come first anyway). Leaving SCHED_IDLE needs CAP_SYS_NICE or a permissive RLIMIT_NICE; without
+ * either they stay SCHED_IDLE, which only defers compilation while every core is busy.
  */
 final class JitPriority {
     private JitPriority() {}
@@ -23,8 +28,16 @@ final class JitPriority {
     /** HotSpot's compiler thread names as the kernel keeps them (15 characters). */
     private static final String[] COMPILER_THREADS = {"C1 CompilerThre", "C2 CompilerThre"};
 
-    static void lower() {
-        int n = Threads.lowerPriorityOf(NICE, COMPILER_THREADS);
-        Log.debug("migration: " + n + " JIT compiler threads now at nice " + NICE);
+    /** When a migration starts. */
+    static void yieldToMigration() {
+        Threads.lowerPriorityOf(NICE, COMPILER_THREADS);
+        int n = Threads.setPolicyOf(Threads.SCHED_IDLE, COMPILER_THREADS);
+        Log.debug("migration: " + n + " JIT compiler threads now SCHED_IDLE");
+    }
+
+    /** When the migration has ended, whatever its outcome. */
+    static void afterMigration() {
+        int n = Threads.setPolicyOf(Threads.SCHED_OTHER, COMPILER_THREADS);
+        Log.debug("migration: " + n + " JIT compiler threads back to the normal policy at nice " + NICE);
     }
 }

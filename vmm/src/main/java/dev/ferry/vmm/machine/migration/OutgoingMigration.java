@@ -11,7 +11,9 @@ import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
+import dev.ferry.vmm.DebugTimeline;
 import dev.ferry.vmm.Log;
+import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.RunState;
 import dev.ferry.vmm.os.FdChannel;
@@ -50,6 +52,10 @@ final class OutgoingMigration implements SwitchoverHooks {
     private volatile MigrationStats finalStats;
     /** Switchover: from the vCPUs' stop to the target's acknowledgement (the guest runs nowhere). */
     private volatile long stopNanos;
+    /** Linked with the migration, not at the switchover (a lambda's first run generates a class). */
+    private final java.util.concurrent.Callable<RunState> enterFinishMigrate;
+    /** Debug stamps of the switchover, written once the target has answered. */
+    private volatile DebugTimeline timeline = new DebugTimeline("switchover: ");
     private volatile long downtimeMillis;
     /** finish-migrate entered on the control thread, with the run state to go back to on failure. */
     private volatile CompletableFuture<RunState> finishMigrate;
@@ -61,7 +67,16 @@ final class OutgoingMigration implements SwitchoverHooks {
         this.uri = uri;
         this.fd = fd;
         this.settings = settings;
+        this.enterFinishMigrate = machine::enterFinishMigrateOnControlThread;
     }
+
+    /**
+     * Nice 19 for the source's migration threads once the switchover needs nothing more from
+     * them (SourceSession#yieldAfterSwitchover): they then hardly ever preempt another thread
+     * when woken, here the target's last step on a host both share, and they still run (unlike
+     * SCHED_IDLE) when the host is busy, so a refusal still resumes the source guest promptly.
+     */
+    private static final Runnable YIELD_AFTER_SWITCHOVER = () -> dev.ferry.vmm.os.Threads.lowerPriority(19);
 
     MigrationStatus status() {
         return status;
@@ -130,7 +145,7 @@ final class OutgoingMigration implements SwitchoverHooks {
 
     private void run() {
         MigrationChannel main = null;
-        JitPriority.lower();
+        JitPriority.yieldToMigration();
         List<MigrationChannel> ram = new ArrayList<>();
         try {
             main = open();
@@ -143,6 +158,7 @@ final class OutgoingMigration implements SwitchoverHooks {
                 throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
             }
             SourceSession s = new SourceSession(main, ram, machine.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
+            s.yieldAfterSwitchover(YIELD_AFTER_SWITCHOVER);
             main = null;
             ram = List.of();
             session = s;
@@ -165,7 +181,8 @@ final class OutgoingMigration implements SwitchoverHooks {
             try {
                 finalStats = s.run(e, this);
                 downtimeMillis = (s.acknowledgedNanos() - stopNanos) / 1_000_000;
-                Log.debug("switchover: acknowledged at +" + (s.acknowledgedNanos() - stopNanos) / 1000 + " us");
+                timeline.markAt(s.acknowledgedNanos(), "acknowledged");
+                timeline.print();
             } finally {
                 s.close();
             }
@@ -190,6 +207,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             closeQuietly(main);
             ram.forEach(OutgoingMigration::closeQuietly);
             machine.throttle(0);
+            JitPriority.afterMigration();
         }
     }
 
@@ -237,9 +255,10 @@ final class OutgoingMigration implements SwitchoverHooks {
             Thread.currentThread().interrupt();
             throw new CancellationException("interrupted while stopping the vCPUs");
         }
-        Log.debug("switchover: vCPUs stopped in " + (System.nanoTime() - stopNanos) / 1000 + " us");
+        timeline = new DebugTimeline("switchover: ", stopNanos);
+        timeline.mark("vCPUs stopped");
         // The run state (STOP event) follows on the control thread, off the downtime's path.
-        finishMigrate = machine.onControlThread(machine::enterFinishMigrateOnControlThread);
+        finishMigrate = machine.onControlThread(enterFinishMigrate);
         if (settings.has("pause-before-switchover")) {
             // QEMU's order: STOP (finish-migrate), then the pre-switchover status.
             finishMigrate.exceptionally(e -> null).join();
@@ -272,14 +291,21 @@ final class OutgoingMigration implements SwitchoverHooks {
 
     @Override
     public void writeFinalState(RecordSink sink) throws IOException {
-        Log.debug("switchover: last pages sent at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
-        // The vCPUs are frozen: their state, the devices' and the page-state bitmap are read
-        // right here, without waiting for another thread.
-        SwitchoverState saved = new SwitchoverState(machine.saveVcpus(), machine.saveDevices(),
+        timeline.mark("last pages sent");
+        // The vCPUs saved their own states as they parked for the freeze, while the last pages
+        // went; the devices' state and the page-state bitmap are read right here.
+        List<VcpuState> vcpus;
+        try {
+            vcpus = machine.frozenVcpuStates();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while collecting the vCPU states");
+        }
+        SwitchoverState saved = new SwitchoverState(vcpus, machine.saveDevices(),
                 machine.pageStates().pageCount(), machine.pageStates().snapshot());
-        Log.debug("switchover: state saved at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
+        timeline.mark("state saved");
         saved.writeTo(sink);
-        Log.debug("switchover: state sent at +" + (System.nanoTime() - stopNanos) / 1000 + " us");
+        timeline.mark("state sent");
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.ferry.vmm.hypervisor.kvm;
 
-import dev.ferry.vmm.hypervisor.Registers;
 import dev.ferry.vmm.os.HostMapping;
 import dev.ferry.vmm.os.Memfd;
 
@@ -70,14 +69,7 @@ final class GuestFixture implements AutoCloseable {
 
     /** Real mode with CS base 0 and selector 0, so that IP is the guest-physical address. */
     void enterRealMode(long entry) {
-        Registers.Special s = vcpu.specialRegisters();
-        Registers.Segment cs = s.cs();
-        Registers.Segment flatCs = new Registers.Segment(0, cs.limit(), 0, cs.type(), cs.present(), cs.dpl(), cs.db(),
-                cs.s(), cs.l(), cs.g(), cs.avl(), cs.unusable());
-        vcpu.setSpecialRegisters(new Registers.Special(flatCs, s.ds(), s.es(), s.fs(), s.gs(), s.ss(), s.tr(), s.ldt(),
-                s.gdt(), s.idt(), s.cr0(), s.cr2(), s.cr3(), s.cr4(), s.cr8(), s.efer(), s.apicBase(),
-                s.interruptBitmap()));
-        vcpu.setRegisters(Registers.Standard.zero().withRip(entry));
+        dev.ferry.vmm.testing.RealMode.enter(vcpu, entry);
     }
 
     @Override
