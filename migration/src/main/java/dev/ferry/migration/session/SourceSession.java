@@ -59,6 +59,8 @@ public final class SourceSession {
     private volatile boolean switchedOver;
     /** Run by each of this session's threads once its part in the switchover is done. */
     private volatile Runnable yieldAfterSwitchover = () -> { };
+    /** Run by each thread that yielded, once the target's answer is in. */
+    private volatile Runnable restoreAfterAnswer = () -> { };
 
     /**
      * @param ramChannels extra channels for RAM (multifd), empty for a single-channel stream
@@ -78,15 +80,17 @@ public final class SourceSession {
     }
 
     /**
-     * Sets what each of this session's threads runs once nothing urgent is left for it: the
-     * engine's thread after END, the return-path thread after the APPLIED answer (it then only
-     * waits for ACK or ERROR). A VMM lowers their scheduling priority there. Why: on a shared
-     * host the target's ACK wakes the source's threads on the core of the target's thread that
-     * wrote it, and the source's clean-up after the ACK (milliseconds of dirty-log teardown) then
-     * runs ahead of the target loading and starting the guest, all of it downtime.
+     * Sets what each of this session's threads runs once nothing urgent is left for it (the
+     * engine's thread after END, the return-path thread after the APPLIED answer, when it only
+     * waits for ACK or ERROR), and what it runs once the target's answer is in. A VMM lowers
+     * their scheduling priority in between. Why: when source and target share a host, the
+     * target's ACK wakes the source's threads on the core of the target's thread that wrote it,
+     * and the kernel let them run there, the source's clean-up included, ahead of the target
+     * loading and starting the guest.
      */
-    public void yieldAfterSwitchover(Runnable lowerPriority) {
+    public void yieldAfterSwitchover(Runnable lowerPriority, Runnable restorePriority) {
         this.yieldAfterSwitchover = lowerPriority;
+        this.restoreAfterAnswer = restorePriority;
     }
 
     /**
@@ -281,6 +285,7 @@ public final class SourceSession {
                     yieldAfterSwitchover.run();
                     r = in.next();
                 }
+                restoreAfterAnswer.run();
                 applied.completeExceptionally(new StreamException("no APPLIED before " + r.type(), r.offset()));
                 if (r.type() == RecordType.ACK) {
                     acknowledgedNanos = System.nanoTime();
@@ -319,6 +324,7 @@ public final class SourceSession {
         String refusal;
         try {
             refusal = answer.get(ackTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            restoreAfterAnswer.run();
         } catch (TimeoutException e) {
             abortChannels();
             throw new MigrationException("the target did not acknowledge the migration within "

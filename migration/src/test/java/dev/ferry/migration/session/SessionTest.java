@@ -79,7 +79,8 @@ class SessionTest {
             throws MigrationException {
         SourceSession s = new SourceSession(main, ram, guest.identity(), ackTimeout);
         lastSource = s;
-        s.yieldAfterSwitchover(() -> yielded.add(Thread.currentThread().getName()));
+        s.yieldAfterSwitchover(() -> yielded.add(Thread.currentThread().getName()),
+                () -> restored.add(Thread.currentThread().getName()));
         try {
             return s.run(PrecopyEngine.create(guest, guest, s.sink(), params()), guest);
         } finally {
@@ -100,6 +101,8 @@ class SessionTest {
 
     /** Names of the source's threads that ran the yield hook, in order. */
     private final List<String> yielded = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Names of the source's threads that ran the restore hook once the answer was in. */
+    private final List<String> restored = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @Test
     void aRunningGuestMigratesOverAUnixSocket() throws Exception {
@@ -116,6 +119,8 @@ class SessionTest {
         // Each source thread lowers its priority once nothing urgent is left for it: the return
         // path after APPLIED (before the guest stops), the engine's thread after END.
         assertEquals(List.of("migration-return-path", Thread.currentThread().getName()), yielded);
+        // ... and takes it back once the target's answer is in.
+        assertEquals(List.of("migration-return-path", Thread.currentThread().getName()), restored);
     }
 
     @Test

@@ -65,6 +65,36 @@ public final class Threads {
         return forEachThreadNamed(namePrefixes, tid -> LibC.sched_setscheduler(tid, policy, param) == 0);
     }
 
+    /** Sets the calling thread's scheduling policy (priority 0); false if the kernel refused. */
+    public static boolean setPolicy(int policy) {
+        return LibC.sched_setscheduler(0, policy, new int[] {0}) == 0;
+    }
+
+    /**
+     * Whether a thread of this process may leave SCHED_IDLE once in it (sched_setscheduler(2):
+     * CAP_SYS_NICE, or an RLIMIT_NICE that allows the thread's nice value). Tried once, on a
+     * throwaway thread, which may stay stuck in SCHED_IDLE without harm.
+     */
+    public static synchronized boolean idlePolicyReversible() {
+        if (idleReversible == null) {
+            // Not a class initialiser: the probe thread would wait for it to finish (a deadlock).
+            boolean[] result = {false};
+            Thread t = new Thread(() -> result[0] = setPolicy(SCHED_IDLE) && setPolicy(SCHED_OTHER),
+                    "sched-idle-probe");
+            t.start();
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+            idleReversible = result[0];
+        }
+        return idleReversible;
+    }
+
+    private static Boolean idleReversible;
+
     private static int forEachThreadNamed(String[] namePrefixes, java.util.function.IntPredicate action) {
         File[] tasks = new File("/proc/self/task").listFiles();
         int changed = 0;

@@ -28,4 +28,36 @@ class ThreadsTest {
         assertNotEquals(0, other.get());
         assertNotEquals(Threads.currentTid(), other.get());
     }
+
+    /** The calling thread's scheduling policy as the kernel reports it (proc(5): stat field 41). */
+    private static int policyOfThisThread() throws Exception {
+        String stat = Files.readString(Path.of("/proc/thread-self/stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Integer.parseInt(fields[41 - 3]);
+    }
+
+    @Test
+    void aThreadEntersSchedIdleAndLeavesItWhenTheProbeSaysItMay() throws Exception {
+        AtomicInteger idle = new AtomicInteger(-1);
+        AtomicInteger after = new AtomicInteger(-1);
+        Thread thread = new Thread(() -> {
+            try {
+                if (Threads.setPolicy(Threads.SCHED_IDLE)) {
+                    idle.set(policyOfThisThread());
+                }
+                if (Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_OTHER)) {
+                    after.set(policyOfThisThread());
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        thread.start();
+        thread.join();
+        assertEquals(Threads.SCHED_IDLE, idle.get(), "entering SCHED_IDLE needs no privilege");
+        if (Threads.idlePolicyReversible()) {
+            assertEquals(Threads.SCHED_OTHER, after.get());
+        }
+        assertEquals(Threads.SCHED_OTHER, policyOfThisThread(), "only the calling thread changed");
+    }
 }

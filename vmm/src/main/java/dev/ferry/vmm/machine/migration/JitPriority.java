@@ -18,8 +18,9 @@ import dev.ferry.vmm.os.Threads;
  * preempts them at once; they still use every idle cycle.
  *
  * <p>After the migration they go back to the normal policy at nice 10 (the guest's vCPUs should
- * come first anyway). Leaving SCHED_IDLE needs CAP_SYS_NICE or a permissive RLIMIT_NICE; without
- * either they stay SCHED_IDLE, which only defers compilation while every core is busy.
+ * come first anyway). Leaving SCHED_IDLE needs CAP_SYS_NICE or a permissive RLIMIT_NICE
+ * ({@link Threads#idlePolicyReversible()}); a process without either keeps them at nice 10 only,
+ * so that they are never starved for the rest of its life.
  */
 final class JitPriority {
     private JitPriority() {}
@@ -30,14 +31,20 @@ final class JitPriority {
 
     /** When a migration starts. */
     static void yieldToMigration() {
-        Threads.lowerPriorityOf(NICE, COMPILER_THREADS);
-        int n = Threads.setPolicyOf(Threads.SCHED_IDLE, COMPILER_THREADS);
-        Log.debug("migration: " + n + " JIT compiler threads now SCHED_IDLE");
+        int n = Threads.lowerPriorityOf(NICE, COMPILER_THREADS);
+        if (Threads.idlePolicyReversible()) {
+            n = Threads.setPolicyOf(Threads.SCHED_IDLE, COMPILER_THREADS);
+            Log.debug("migration: " + n + " JIT compiler threads now SCHED_IDLE");
+        } else {
+            Log.debug("migration: " + n + " JIT compiler threads now at nice " + NICE);
+        }
     }
 
     /** When the migration has ended, whatever its outcome. */
     static void afterMigration() {
-        int n = Threads.setPolicyOf(Threads.SCHED_OTHER, COMPILER_THREADS);
-        Log.debug("migration: " + n + " JIT compiler threads back to the normal policy at nice " + NICE);
+        if (Threads.idlePolicyReversible()) {
+            int n = Threads.setPolicyOf(Threads.SCHED_OTHER, COMPILER_THREADS);
+            Log.debug("migration: " + n + " JIT compiler threads back to the normal policy at nice " + NICE);
+        }
     }
 }
