@@ -71,29 +71,34 @@ public final class Threads {
     }
 
     /**
-     * Whether a thread of this process may leave SCHED_IDLE once in it (sched_setscheduler(2):
-     * CAP_SYS_NICE, or an RLIMIT_NICE that allows the thread's nice value). Tried once, on a
-     * throwaway thread, which may stay stuck in SCHED_IDLE without harm.
+     * Finds out, once, whether a thread of this process may leave SCHED_IDLE once in it
+     * (sched_setscheduler(2): CAP_SYS_NICE, or an RLIMIT_NICE that allows the thread's nice
+     * value), by trying on a throwaway thread, which may stay stuck in SCHED_IDLE without harm.
+     * It can take milliseconds (a thread in SCHED_IDLE runs only on an idle core), so callers
+     * probe in the background and read the answer with {@link #idlePolicyReversible()}.
      */
-    public static synchronized boolean idlePolicyReversible() {
-        if (idleReversible == null) {
-            // Not a class initialiser: the probe thread would wait for it to finish (a deadlock).
-            boolean[] result = {false};
-            Thread t = new Thread(() -> result[0] = setPolicy(SCHED_IDLE) && setPolicy(SCHED_OTHER),
-                    "sched-idle-probe");
-            t.start();
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-            idleReversible = result[0];
+    public static void probeIdlePolicy() {
+        if (idleReversible != null) {
+            return;
         }
-        return idleReversible;
+        boolean[] result = {false};
+        Thread t = new Thread(() -> result[0] = setPolicy(SCHED_IDLE) && setPolicy(SCHED_OTHER), "sched-idle-probe");
+        t.start();
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        idleReversible = result[0];
     }
 
-    private static Boolean idleReversible;
+    /** Whether {@link #probeIdlePolicy()} found SCHED_IDLE reversible; false until it has run. */
+    public static boolean idlePolicyReversible() {
+        return Boolean.TRUE.equals(idleReversible);
+    }
+
+    private static volatile Boolean idleReversible;
 
     private static int forEachThreadNamed(String[] namePrefixes, java.util.function.IntPredicate action) {
         File[] tasks = new File("/proc/self/task").listFiles();

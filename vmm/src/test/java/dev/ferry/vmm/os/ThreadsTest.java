@@ -38,6 +38,7 @@ class ThreadsTest {
 
     @Test
     void aThreadEntersSchedIdleAndLeavesItWhenTheProbeSaysItMay() throws Exception {
+        Threads.probeIdlePolicy();
         AtomicInteger idle = new AtomicInteger(-1);
         AtomicInteger after = new AtomicInteger(-1);
         Thread thread = new Thread(() -> {

@@ -116,6 +116,9 @@ final class MigrationRehearsal {
         try {
             go.await(delayMillis, TimeUnit.MILLISECONDS);
             Threads.lowerPriority(NICE);
+            // Off any migration's path: the probe waits for an idle core (OutgoingMigration,
+            // JitPriority read its answer).
+            Threads.probeIdlePolicy();
             long t0 = System.nanoTime();
             List<StateSection> devices = machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
             for (int round = 0; round < ROUNDS && !(urgent && round > 0); round++) {

@@ -72,20 +72,21 @@ final class OutgoingMigration implements SwitchoverHooks {
     }
 
     /**
-     * The source's migration threads once the switchover needs nothing more from them
-     * (SourceSession#yieldAfterSwitchover): SCHED_IDLE, which never preempts another thread when
-     * woken (here: the target's last step, on a host both share), if this process may leave it
-     * again when the target's answer is in (CAP_SYS_NICE or RLIMIT_NICE, probed once); otherwise
-     * nice 19, which a woken thread still uses to preempt now and then (EEVDF lets any eligible
-     * task in ahead of one that has used more than its share, as a migration thread has) but
-     * which never starves: a refusal must still resume the source guest promptly on a busy host.
-     * Measured, 1 GiB idle, 12 runs each: pause 2.3-8.0 ms (median ~5) at nice 19, 2.0-3.0 ms in
-     * 11 of 12 runs under SCHED_IDLE.
+     * The source's migration and return-path threads once the switchover needs nothing more from
+     * them (SourceSession#yieldAfterSwitchover). On a host that source and target share, the
+     * target's ACK wakes them on the core of the target thread that wrote it, and EEVDF lets any
+     * eligible task in ahead of one that has used more than its share, as a migration thread
+     * has: the source's clean-up after the ACK (milliseconds of dirty-log teardown) ran ahead of
+     * the target starting the guest. So they go to SCHED_IDLE, which never preempts another
+     * thread, if this process may leave it again (probed in the background,
+     * Threads#probeIdlePolicy), and back once the answer is in; otherwise to nice 19, which
+     * never starves (a refused migration must still resume the source guest on a busy host).
+     * Measured, 1 GiB idle: pause 2.3-8.0 ms (median ~5) at nice 19, 2.0-3.0 ms in 11 of 12 runs
+     * under SCHED_IDLE; with the return-path thread at nice 19 and only the migration thread in
+     * SCHED_IDLE, 2.9-7.6 ms in 8 runs.
      */
     private static void lowerAfterSwitchover() {
-        if (Threads.idlePolicyReversible()) {
-            Threads.setPolicy(Threads.SCHED_IDLE);
-        } else {
+        if (!(Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_IDLE))) {
             Threads.lowerPriority(19);
         }
     }
@@ -176,8 +177,6 @@ final class OutgoingMigration implements SwitchoverHooks {
                 throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
             }
             SourceSession s = new SourceSession(main, ram, machine.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
-            Log.debug("migration: source threads yield with " + (Threads.idlePolicyReversible() ? "SCHED_IDLE" : "nice 19")
-                    + " after the switchover");     // probes here, not in the downtime
             s.yieldAfterSwitchover(OutgoingMigration::lowerAfterSwitchover, OutgoingMigration::restoreAfterAnswer);
             main = null;
             ram = List.of();
