@@ -72,18 +72,15 @@ final class OutgoingMigration implements SwitchoverHooks {
     }
 
     /**
-     * The source's migration and return-path threads once the switchover needs nothing more from
-     * them (SourceSession#yieldAfterSwitchover). On a host that source and target share, the
-     * target's ACK wakes them on the core of the target thread that wrote it, and EEVDF lets any
-     * eligible task in ahead of one that has used more than its share, as a migration thread
-     * has: the source's clean-up after the ACK (milliseconds of dirty-log teardown) ran ahead of
-     * the target starting the guest. So they go to SCHED_IDLE, which never preempts another
-     * thread, if this process may leave it again (probed in the background,
-     * Threads#probeIdlePolicy), and back once the answer is in; otherwise to nice 19, which
-     * never starves (a refused migration must still resume the source guest on a busy host).
-     * Measured, 1 GiB idle: pause 2.3-8.0 ms (median ~5) at nice 19, 2.0-3.0 ms in 11 of 12 runs
-     * under SCHED_IDLE; with the return-path thread at nice 19 and only the migration thread in
-     * SCHED_IDLE, 2.9-7.6 ms in 8 runs.
+     * The source's migration thread once the switchover needs nothing more from it
+     * (SourceSession#yieldAfterSwitchover). On a host that source and target share, the target's
+     * ACK wakes the source's threads on the core of the target thread that wrote it, and EEVDF
+     * lets any eligible task in ahead of one that has used more than its share, as a migration
+     * thread has: the source's clean-up after the ACK (milliseconds of dirty-log teardown) ran
+     * ahead of the target starting the guest. So it goes to SCHED_IDLE, which never preempts
+     * another thread, if this process may leave it again (probed in the background,
+     * Threads#probeIdlePolicy), and back once the answer is in; otherwise to nice 19, which never
+     * starves (a refused migration must still resume the source guest on a busy host).
      */
     private static void lowerAfterSwitchover() {
         if (!(Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_IDLE))) {
