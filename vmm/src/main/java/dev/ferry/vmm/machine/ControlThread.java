@@ -3,7 +3,6 @@ package dev.ferry.vmm.machine;
 import dev.ferry.vmm.Log;
 
 import java.util.ArrayDeque;
-import java.util.concurrent.Callable;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
@@ -39,12 +38,6 @@ final class ControlThread implements Executor {
         }
         tasks.add(task);
         notifyAll();
-    }
-
-    <T> Future<T> submit(Callable<T> task) {
-        FutureTask<T> f = new FutureTask<>(task);
-        execute(f);
-        return f;
     }
 
     Future<?> submit(Runnable task) {

@@ -398,11 +398,6 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         return sections;
     }
 
-    /** Every vCPU's state; the vCPUs must be stopped (or frozen: any thread may ask then). */
-    public List<VcpuState> saveVcpus() {
-        return vcpus.stream().map(Vcpu::saveState).toList();
-    }
-
     /**
      * The vCPU states of the current migration freeze, in vCPU order: each vCPU thread saved its
      * own as it parked (FrozenVcpuStates), in parallel with the last pages; a vCPU that was

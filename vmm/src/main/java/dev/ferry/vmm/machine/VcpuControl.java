@@ -4,7 +4,7 @@ import dev.ferry.vmm.hypervisor.Vcpu;
 
 /**
  * Where vCPU threads wait while the machine is not running, and how the control thread knows
- * they have all stopped. A vCPU thread calls {@link #awaitRun()} before every entry into the
+ * they have all stopped. A vCPU thread calls {@link #awaitRun(Parking)} before every entry into the
  * guest; the control thread calls {@link #stopAll(Runnable)} / {@link #release()}.
  */
 final class VcpuControl {
@@ -47,11 +47,6 @@ final class VcpuControl {
          * complete ... only after userspace has re-entered the kernel with KVM_RUN").
          */
         void completePendingExit();
-    }
-
-    /** Blocks while the machine is stopped. Returns false when the vCPU thread must end. */
-    boolean awaitRun() {
-        return awaitRun(null);
     }
 
     /**
@@ -98,7 +93,7 @@ final class VcpuControl {
     /**
      * Called by a vCPU thread that reported a machine event: waits until the control thread has
      * stopped the machine (cleared the run flag), so the vCPU does not re-enter a guest that is
-     * being reset or shut down; {@link #awaitRun()} then parks it.
+     * being reset or shut down; {@link #awaitRun(Parking)} then parks it.
      */
     synchronized void awaitStopRequested() {
         try {

@@ -45,6 +45,16 @@ public final class Threads {
         return forEachThreadNamed(namePrefixes, tid -> LibC.setpriority(PRIO_PROCESS, tid, nice) == 0);
     }
 
+    /**
+     * As {@link #lowerPriorityOf(int, String...)}, and also puts the threads under {@code policy}
+     * (SCHED_OTHER: no change of policy) in the same pass over /proc/self/task.
+     */
+    public static int lowerPriorityOf(int nice, int policy, String... namePrefixes) {
+        int[] param = {0};
+        return forEachThreadNamed(namePrefixes, tid -> LibC.setpriority(PRIO_PROCESS, tid, nice) == 0
+                && (policy == SCHED_OTHER || LibC.sched_setscheduler(tid, policy, param) == 0));
+    }
+
     /** sched(7): the normal time-sharing policy, weighted by the nice value. */
     public static final int SCHED_OTHER = 0;
     /**

@@ -41,7 +41,7 @@ public final class QmpEventBus {
         }
     }
 
-    public static long currentMicros() {
+    static long currentMicros() {
         java.time.Instant now = java.time.Instant.now();
         return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
     }

@@ -25,7 +25,7 @@ class VcpuControlTest {
     private void startVcpus() {
         for (int i = 0; i < 2; i++) {
             Thread t = new Thread(() -> {
-                while (control.awaitRun()) {
+                while (control.awaitRun(null)) {
                     entries.incrementAndGet();
                     Thread.onSpinWait();
                 }

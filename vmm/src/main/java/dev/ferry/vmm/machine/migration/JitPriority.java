@@ -9,13 +9,11 @@ import dev.ferry.vmm.os.Threads;
  * <p>Why: a live migration makes new code hot in both VMMs, and HotSpot compiles it on its
  * compiler threads while the migration runs, switchover included. On a small host those threads
  * take the cores from the migration threads exactly when the guest is stopped. At nice 10
- * (measured on the 2-core development machine, 1 GiB idle guest, docs/benchmarks.md) they got
- * less CPU but still cost the switchover milliseconds: a core running a niced compiler is not
- * idle, so the kernel placed each thread woken by the stream (the target's receiver, its control
- * thread, the source's return path) on the core of the thread that woke it, and the two VMMs'
- * switchover threads took turns on one core while a compiler had the other. Under SCHED_IDLE a
- * core running only compilers counts as idle when a woken thread is placed, and any other thread
- * preempts them at once; they still use every idle cycle.
+ * they got less CPU but still held one core at the switchover (`perf sched`, 2-core development
+ * machine, 1 GiB idle guest) while both VMMs' switchover threads took turns on the other. Under
+ * SCHED_IDLE any other thread preempts them at once, and a core running only them may count as
+ * idle when the kernel places a woken thread; they still use every idle cycle (5 runs each:
+ * downtime 6-14 -> 6-8 ms, docs/migration.md).
  *
  * <p>After the migration they go back to the normal policy at nice 10 (the guest's vCPUs should
  * come first anyway). Leaving SCHED_IDLE needs CAP_SYS_NICE or a permissive RLIMIT_NICE
@@ -31,13 +29,9 @@ final class JitPriority {
 
     /** When a migration starts. */
     static void yieldToMigration() {
-        int n = Threads.lowerPriorityOf(NICE, COMPILER_THREADS);
-        if (Threads.idlePolicyReversible()) {
-            n = Threads.setPolicyOf(Threads.SCHED_IDLE, COMPILER_THREADS);
-            Log.debug("migration: " + n + " JIT compiler threads now SCHED_IDLE");
-        } else {
-            Log.debug("migration: " + n + " JIT compiler threads now at nice " + NICE);
-        }
+        boolean idle = Threads.idlePolicyReversible();
+        int n = Threads.lowerPriorityOf(NICE, idle ? Threads.SCHED_IDLE : Threads.SCHED_OTHER, COMPILER_THREADS);
+        Log.debug("migration: " + n + " JIT compiler threads now " + (idle ? "SCHED_IDLE" : "at nice " + NICE));
     }
 
     /** When the migration has ended, whatever its outcome. */
