@@ -105,7 +105,7 @@ public final class PrecopyEngine {
      * Runs the migration up to and including the END record. Returns the final statistics; throws
      * if the transfer failed or was cancelled, after resuming the guest if it had been stopped.
      * After a successful run the dirty log is still on: the caller ends it with
-     * {@link #stopDirtyLog()} once the target has answered (see there).
+     * {@link #stopDirtyLog()} if the target refuses, or before the guest runs again (see there).
      */
     public MigrationStats run(SwitchoverHooks hooks) throws IOException, InterruptedException {
         startNanos = nanoClock.getAsLong();
@@ -207,8 +207,10 @@ public final class PrecopyEngine {
 
     /**
      * Ends dirty logging; once only. Not done at END, where the guest is stopped everywhere and
-     * the target is loading the state: on KVM it re-registers every RAM slot, milliseconds of
-     * CPU that would compete with the target's load on a small host and lengthen the downtime.
+     * the target is loading the state, nor at the target's acknowledgement, while it starts the
+     * guest: on KVM it re-registers every RAM slot, milliseconds of CPU that would compete with
+     * the target on a small host and lengthen the downtime. A guest stopped for good by a
+     * completed migration needs it only if it is resumed (SourceSession#run).
      */
     public synchronized void stopDirtyLog() {
         if (logging) {

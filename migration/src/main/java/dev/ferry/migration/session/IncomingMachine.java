@@ -35,6 +35,12 @@ public interface IncomingMachine {
      */
     void vcpuState(int index, int version, ByteBuffer state) throws StateException;
 
+    /**
+     * The source is about to stop its guest (its SYNC before the switchover arrived): what this
+     * thread does from now until {@link #load} returns is on the guest's downtime.
+     */
+    default void switchoverImminent() { }
+
     /** The number of pages the page-state bitmap covers here. */
     long pageStatePages();
 

@@ -151,6 +151,7 @@ public final class TargetSession {
                 }
                 case PASS_END -> { }
                 case SYNC -> {
+                    machine.switchoverImminent();
                     int pass = Payloads.pass(r.payload(), r.type(), r.offset());
                     if (receivers != null) {
                         receivers.awaitPass(pass);

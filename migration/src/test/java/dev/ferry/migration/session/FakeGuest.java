@@ -169,6 +169,9 @@ final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
         volatile IncomingState loaded;
         /** vCPU 0's state (the source's write count) as its VCPU record arrived; -1 before. */
         volatile long vcpuWrites = -1;
+        /** How often the target heard that the switchover is imminent, and how many before load(). */
+        final java.util.concurrent.atomic.AtomicInteger warnings = new java.util.concurrent.atomic.AtomicInteger();
+        volatile int warningsBeforeLoad = -1;
 
         Target(MachineIdentity identity) {
             this.identity = identity;
@@ -219,7 +222,13 @@ final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
         }
 
         @Override
+        public void switchoverImminent() {
+            warnings.incrementAndGet();
+        }
+
+        @Override
         public void load(IncomingState state, Acknowledgement ack) throws IOException {
+            warningsBeforeLoad = warnings.get();
             loaded = state;
             ack.send();
         }

@@ -116,6 +116,8 @@ class SessionTest {
         assertTargetHoldsTheStoppedGuest(target);
         assertTrue(stats.duplicate() > 0 && stats.normal() > 0, stats.toString());
         assertTrue(lastSource.syncedBeforeSwitchover(), "the target answered SYNC with APPLIED");
+        assertEquals(1, target.warningsBeforeLoad, "the SYNC told the target, once, before the state came");
+        assertEquals(1, target.warnings.get());
         // The engine's thread lowers its priority once nothing urgent is left for it (after END)
         // and takes it back once the target's answer is in; the return path keeps its own.
         assertEquals(List.of(Thread.currentThread().getName()), yielded);
@@ -147,6 +149,7 @@ class SessionTest {
         FileMigrationChannel in = FileMigrationChannel.open(file);
         new TargetSession(() -> in).run(target);
         assertTargetHoldsTheStoppedGuest(target);
+        assertEquals(0, target.warnings.get(), "a file has no switchover to be warned of");
     }
 
     @Test

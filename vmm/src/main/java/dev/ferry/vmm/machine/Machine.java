@@ -330,6 +330,9 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         frozenAtEpochMicros = epochMicros();
     }
 
+    /** Ends the dirty logging a completed outgoing migration left on; control thread only. */
+    private Runnable dirtyLogLeftOn;
+
     /** When the migration freeze had stopped every vCPU (wall clock, for the STOP event). */
     private volatile long frozenAtEpochMicros;
 
@@ -359,8 +362,14 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         thawVcpus();
     }
 
-    /** The target has the guest: the source stays stopped (QEMU's postmigrate; cont would resume it). */
-    public void finishOutgoingMigrationOnControlThread() {
+    /**
+     * The target has the guest: the source stays stopped (QEMU's postmigrate; cont would resume
+     * it). {@code stopDirtyLog} ends the migration's dirty logging, which is left on until the
+     * guest runs again here: ending it costs milliseconds of CPU, which on a host shared with
+     * the target would compete with the target starting the guest (SourceSession#run).
+     */
+    public void finishOutgoingMigrationOnControlThread(Runnable stopDirtyLog) {
+        dirtyLogLeftOn = stopDirtyLog;
         VcpuControl c = vcpuControl;
         if (state == RunState.FINISH_MIGRATE) {
             if (c != null) {
@@ -545,8 +554,17 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         }
     }
 
+    /**
+     * A migration is about to start dirty logging: a completed one's logging, still on, is now
+     * the new migration's to end (it does, unless it completes too).
+     */
+    public void takeOverDirtyLogOnControlThread() {
+        dirtyLogLeftOn = null;
+    }
+
     /** Stops all vCPU threads and destroys the KVM VM; RAM and devices stay. */
     private void tearDownVm() {
+        dirtyLogLeftOn = null;      // it was the old VM's
         VcpuControl c = vcpuControl;
         if (c == null) {
             return;
@@ -636,6 +654,11 @@ public final class Machine implements PlatformEvents, AutoCloseable {
      * compete with the monitor for the cores.
      */
     private void startVcpus() {
+        Runnable stopDirtyLog = dirtyLogLeftOn;
+        if (stopDirtyLog != null) {
+            dirtyLogLeftOn = null;
+            stopDirtyLog.run();
+        }
         setState(RunState.RUNNING);
         vcpuControl.release();
     }

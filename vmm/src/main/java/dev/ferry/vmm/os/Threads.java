@@ -75,6 +75,18 @@ public final class Threads {
         return forEachThreadNamed(namePrefixes, tid -> LibC.sched_setscheduler(tid, policy, param) == 0);
     }
 
+    /** sched(7): a real-time policy; such a thread runs ahead of every time-sharing thread. */
+    public static final int SCHED_FIFO = 1;
+
+    /**
+     * Puts the calling thread in SCHED_FIFO at priority 1, the lowest real-time priority; needs
+     * CAP_SYS_NICE or an RLIMIT_RTPRIO of at least 1 (sched_setscheduler(2)). False if refused.
+     * Leaving it again ({@link #setPolicy}) needs nothing.
+     */
+    public static boolean enterRealtime() {
+        return LibC.sched_setscheduler(0, SCHED_FIFO, new int[] {1}) == 0;
+    }
+
     /** Sets the calling thread's scheduling policy (priority 0); false if the kernel refused. */
     public static boolean setPolicy(int policy) {
         return LibC.sched_setscheduler(0, policy, new int[] {0}) == 0;

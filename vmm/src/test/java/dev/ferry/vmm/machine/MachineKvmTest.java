@@ -1,6 +1,7 @@
 package dev.ferry.vmm.machine;
 
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
+import dev.ferry.vmm.machine.migration.KvmDirtyLog;
 import dev.ferry.vmm.testing.KvmAvailability;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -11,9 +12,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A whole machine in this JVM, on /dev/kvm, looked at from the inside. */
@@ -78,5 +82,54 @@ class MachineKvmTest {
             assertTrue(awaitSerial(serial, "powerdown requested").contains("powering off"));
             assertEquals(List.of("shutdown guest=true reason=guest-shutdown"), events);
         }
+    }
+    @Test
+    void aCompletedOutgoingMigrationLeavesDirtyLoggingOnUntilTheGuestRunsAgain(@TempDir Path tmp)
+            throws Exception {
+        Path serial = tmp.resolve("serial.log");
+        try (Kvm kvm = Kvm.open(); Machine m = Machine.create(config(serial, 1, "mem=8 rate=8 hb=100"), kvm)) {
+            m.start().get();
+            awaitSerial(serial, "hb=1 ");
+            KvmDirtyLog log = m.onControlThread(() -> {
+                m.takeOverDirtyLogOnControlThread();
+                return new KvmDirtyLog(m.vmOnControlThread(), m.ram());
+            }).get();
+            log.start();
+            AtomicInteger stops = new AtomicInteger();
+            m.freezeVcpusForMigration();
+            m.onControlThread(m::enterFinishMigrateOnControlThread).get();
+            m.onControlThread(() -> {
+                m.finishOutgoingMigrationOnControlThread(() -> {
+                    stops.incrementAndGet();
+                    log.stop();
+                });
+                return null;
+            }).get();
+            assertEquals(RunState.POSTMIGRATE, m.state());
+            assertEquals(0, stops.get(), "ended while the target starts the guest");
+            m.onControlThread(log::fetchAndClear).get();     // KVM still logs: no ENOENT
+
+            m.onControlThread(() -> {
+                m.resumeOnControlThread();     // cont in postmigrate
+                return null;
+            }).get();
+            assertEquals(1, stops.get());
+            ExecutionException off = assertThrows(ExecutionException.class,
+                    () -> m.onControlThread(log::fetchAndClear).get());
+            assertTrue(off.getCause().getMessage().contains("KVM_GET_DIRTY_LOG"), off.getCause().toString());
+            assertEquals(RunState.RUNNING, m.state());
+            String before = Files.readString(serial);
+            awaitSerial(serial, "hb=" + (heartbeats(before) + 1) + " ");
+            assertTrue(Files.readString(serial).contains("errors=0"));
+        }
+    }
+
+    private static int heartbeats(String serial) {
+        java.util.regex.Matcher hb = java.util.regex.Pattern.compile("hb=(\\d+) uptime").matcher(serial);
+        int last = -1;
+        while (hb.find()) {
+            last = Integer.parseInt(hb.group(1));
+        }
+        return last;
     }
 }

@@ -1,5 +1,6 @@
 package dev.ferry.vmm.os;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -59,6 +60,30 @@ class ThreadsTest {
         if (Threads.idlePolicyReversible()) {
             assertEquals(Threads.SCHED_OTHER, after.get());
         }
+        assertEquals(Threads.SCHED_OTHER, policyOfThisThread(), "only the calling thread changed");
+    }
+
+    @Test
+    void aThreadEntersTheRealTimePolicyIfThisProcessMayAndLeavesIt() throws Exception {
+        AtomicInteger realtime = new AtomicInteger(-1);
+        AtomicInteger after = new AtomicInteger(-1);
+        Thread thread = new Thread(() -> {
+            try {
+                if (Threads.enterRealtime()) {
+                    realtime.set(policyOfThisThread());
+                    Threads.setPolicy(Threads.SCHED_OTHER);
+                    after.set(policyOfThisThread());
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        thread.start();
+        thread.join();
+        Assumptions.assumeTrue(realtime.get() != -1, "this process may not use SCHED_FIFO (needs CAP_SYS_NICE"
+                + " or RLIMIT_RTPRIO)");
+        assertEquals(Threads.SCHED_FIFO, realtime.get());
+        assertEquals(Threads.SCHED_OTHER, after.get(), "leaving it needs no privilege");
         assertEquals(Threads.SCHED_OTHER, policyOfThisThread(), "only the calling thread changed");
     }
 }

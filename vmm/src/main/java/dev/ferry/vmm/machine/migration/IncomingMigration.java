@@ -123,6 +123,7 @@ final class IncomingMigration implements IncomingMachine {
         }
         try {
             s.run(this);
+            priority.lower();
             timeline.mark("guest handed over");
             timeline.print();
             endNanos = System.nanoTime();
@@ -139,6 +140,7 @@ final class IncomingMigration implements IncomingMachine {
             if (l != null) {
                 l.close();
             }
+            priority.lower();
             JitPriority.afterMigration();
         }
     }
@@ -199,6 +201,14 @@ final class IncomingMigration implements IncomingMachine {
     public void vcpuState(int index, int version, ByteBuffer state) throws StateException {
         vcpus[index] = VcpuStateCodec.decode(version, state);
     }
+
+    @Override
+    public void switchoverImminent() {
+        priority.raise();
+    }
+
+    /** The migration thread's, from the source's SYNC until the guest runs here. */
+    private final SwitchoverPriority priority = new SwitchoverPriority();
 
     @Override
     public long pageStatePages() {

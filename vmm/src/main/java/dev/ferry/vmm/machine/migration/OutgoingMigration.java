@@ -22,6 +22,7 @@ import dev.ferry.vmm.os.Threads;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -71,19 +72,25 @@ final class OutgoingMigration implements SwitchoverHooks {
         this.enterFinishMigrate = machine::enterFinishMigrateOnControlThread;
     }
 
+    /** The migration thread's, from the guest's stop until END has gone. */
+    private final SwitchoverPriority priority = new SwitchoverPriority();
+
     /**
      * The source's migration thread once the switchover needs nothing more from it
      * (SourceSession#yieldAfterSwitchover). On a host that source and target share, the target's
      * ACK wakes the source's threads on the core of the target thread that wrote it, and EEVDF
      * lets any eligible task in ahead of one that has used more than its share, as a migration
-     * thread has: the source's clean-up after the ACK (milliseconds of dirty-log teardown) ran
-     * ahead of the target starting the guest. So it goes to SCHED_IDLE, which never preempts
-     * another thread, if this process may leave it again (probed in the background,
-     * Threads#probeIdlePolicy), and back once the answer is in; otherwise to nice 19, which never
-     * starves (a refused migration must still resume the source guest on a busy host).
+     * thread has: the source's clean-up after the ACK ran ahead of the target starting the
+     * guest. So it goes to SCHED_IDLE if this process may leave it again (probed in the
+     * background, Threads#probeIdlePolicy), and back once the answer is in; otherwise to nice
+     * 19, which never starves (a refused migration must still resume the source guest on a busy
+     * host). Either replaces the real-time policy of the switchover (SwitchoverPriority).
      */
-    private static void lowerAfterSwitchover() {
-        if (!(Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_IDLE))) {
+    private void lowerAfterSwitchover() {
+        if (Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_IDLE)) {
+            priority.replaced();
+        } else {
+            priority.lower();
             Threads.lowerPriority(19);
         }
     }
@@ -174,17 +181,26 @@ final class OutgoingMigration implements SwitchoverHooks {
                 throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
             }
             SourceSession s = new SourceSession(main, ram, machine.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
-            s.yieldAfterSwitchover(OutgoingMigration::lowerAfterSwitchover, OutgoingMigration::restoreAfterAnswer);
+            s.yieldAfterSwitchover(this::lowerAfterSwitchover, OutgoingMigration::restoreAfterAnswer);
             main = null;
             ram = List.of();
             session = s;
-            var dirtyLog = machine.onControlThread(() -> new KvmDirtyLog(machine.vmOnControlThread(), machine.ram()))
-                    .get();
+            var dirtyLog = machine.onControlThread(() -> {
+                machine.takeOverDirtyLogOnControlThread();
+                return new KvmDirtyLog(machine.vmOnControlThread(), machine.ram());
+            }).get();
             PrecopyEngine e = PrecopyEngine.create(new RamPages(machine.ram()), dirtyLog, s.sink(),
                     new PrecopyParameters(settings.downtimeLimitMillis(), settings.maxBandwidth(),
                             settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
                             1000));
             engine = e;
+            // Made now: a lambda is linked the first time it is evaluated, which after the ACK
+            // would compete with the target starting the guest on a shared host.
+            Runnable stopDirtyLog = e::stopDirtyLog;
+            Callable<Void> finishOnControlThread = () -> {
+                machine.finishOutgoingMigrationOnControlThread(stopDirtyLog);
+                return null;
+            };
             MigrationSettings latest = controller.settings();     // a change that came meanwhile
             e.setLimits(latest.maxBandwidth(), latest.downtimeLimitMillis());
             controller.rehearsal().startNow();
@@ -202,10 +218,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             } finally {
                 s.close();
             }
-            machine.onControlThread(() -> {
-                machine.finishOutgoingMigrationOnControlThread();
-                return null;
-            }).get();
+            machine.onControlThread(finishOnControlThread).get();
             endNanos = System.nanoTime();
             Log.info("migration to " + uri + " completed: " + finalStats.transferred() + " bytes in "
                     + finalStats.totalTimeMillis() + " ms, downtime " + downtimeMillis + " ms");
@@ -222,6 +235,7 @@ final class OutgoingMigration implements SwitchoverHooks {
         } finally {
             closeQuietly(main);
             ram.forEach(OutgoingMigration::closeQuietly);
+            priority.lower();
             machine.throttle(0);
             JitPriority.afterMigration();
         }
@@ -264,6 +278,7 @@ final class OutgoingMigration implements SwitchoverHooks {
     @Override
     public void stopGuest() {
         controller.rehearsal().await(2_000);
+        priority.raise();
         stopNanos = System.nanoTime();
         try {
             machine.freezeVcpusForMigration();
