@@ -61,6 +61,9 @@ public final class SourceSession {
     private volatile Runnable yieldAfterSwitchover = () -> { };
     /** Run by the engine's thread once the target's answer is in. */
     private volatile Runnable restoreAfterAnswer = () -> { };
+    /** Run by the return-path thread once the SYNC is applied, and once it is done. */
+    private volatile Runnable raiseReturnPath = () -> { };
+    private volatile Runnable lowerReturnPath = () -> { };
 
     /**
      * @param ramChannels extra channels for RAM (multifd), empty for a single-channel stream
@@ -91,6 +94,17 @@ public final class SourceSession {
     public void yieldAfterSwitchover(Runnable lowerPriority, Runnable restorePriority) {
         this.yieldAfterSwitchover = lowerPriority;
         this.restoreAfterAnswer = restorePriority;
+    }
+
+    /**
+     * Sets what the return-path thread runs once the target has applied the SYNC before the
+     * switchover (the guest stops next, and the ACK it then waits for ends the downtime) and
+     * what it runs when it is done. A VMM raises the thread's scheduling priority in between, so
+     * that reading the ACK does not wait for a core behind the target's guest.
+     */
+    public void raiseReturnPathForSwitchover(Runnable raise, Runnable lower) {
+        this.raiseReturnPath = raise;
+        this.lowerReturnPath = lower;
     }
 
     /**
@@ -289,12 +303,15 @@ public final class SourceSession {
                 in.readHeader();
                 Record r = in.next();
                 while (r.type() == RecordType.APPLIED) {
+                    raiseReturnPath.run();
                     applied.complete(Payloads.pass(r.payload(), r.type(), r.offset()));
                     r = in.next();
                 }
+                long readNanos = System.nanoTime();
+                lowerReturnPath.run();      // before anyone learns the answer: done, for the tests too
                 applied.completeExceptionally(new StreamException("no APPLIED before " + r.type(), r.offset()));
                 if (r.type() == RecordType.ACK) {
-                    acknowledgedNanos = System.nanoTime();
+                    acknowledgedNanos = readNanos;
                     answer.complete(null);
                 } else if (r.type() == RecordType.ERROR) {
                     answer.complete(Payloads.error(r.payload()));
@@ -309,6 +326,7 @@ public final class SourceSession {
                             + " record on the return path", r.offset()));
                 }
             } catch (IOException | StreamException e) {
+                lowerReturnPath.run();
                 applied.completeExceptionally(e);
                 answer.completeExceptionally(e);
             }

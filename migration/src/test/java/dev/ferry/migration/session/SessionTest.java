@@ -81,6 +81,10 @@ class SessionTest {
         lastSource = s;
         s.yieldAfterSwitchover(() -> yielded.add(Thread.currentThread().getName()),
                 () -> restored.add(Thread.currentThread().getName()));
+        s.raiseReturnPathForSwitchover(
+                () -> returnPath.add("raise on " + Thread.currentThread().getName() + ", guest running "
+                        + guest.running()),
+                () -> returnPath.add("lower on " + Thread.currentThread().getName()));
         try {
             return s.run(PrecopyEngine.create(guest, guest, s.sink(), params()), guest);
         } finally {
@@ -101,6 +105,8 @@ class SessionTest {
 
     /** Names of the source's threads that ran the yield hook, in order. */
     private final List<String> yielded = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** What the return-path thread's priority hooks saw. */
+    private final List<String> returnPath = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** Names of the source's threads that ran the restore hook once the answer was in. */
     private final List<String> restored = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -122,6 +128,10 @@ class SessionTest {
         // and takes it back once the target's answer is in; the return path keeps its own.
         assertEquals(List.of(Thread.currentThread().getName()), yielded);
         assertEquals(List.of(Thread.currentThread().getName()), restored);
+        // The return path is raised once the target has applied the SYNC, before the stop, and
+        // lowered once it has read the answer.
+        assertEquals(List.of("raise on migration-return-path, guest running true",
+                "lower on migration-return-path"), returnPath);
     }
 
     @Test

@@ -182,6 +182,8 @@ final class OutgoingMigration implements SwitchoverHooks {
             }
             SourceSession s = new SourceSession(main, ram, machine.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
             s.yieldAfterSwitchover(this::lowerAfterSwitchover, OutgoingMigration::restoreAfterAnswer);
+            SwitchoverPriority returnPath = new SwitchoverPriority();     // the return-path thread's
+            s.raiseReturnPathForSwitchover(returnPath::raise, returnPath::lower);
             main = null;
             ram = List.of();
             session = s;

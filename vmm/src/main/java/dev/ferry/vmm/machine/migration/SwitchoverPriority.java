@@ -3,10 +3,11 @@ package dev.ferry.vmm.machine.migration;
 import dev.ferry.vmm.os.Threads;
 
 /**
- * Runs the one thread on each side that does a switchover's work while the guest is stopped
- * (the source's migration thread from the stop to END; the target's from the SYNC before the
- * stop until the guest runs) in SCHED_FIFO, if this process may (CAP_SYS_NICE or an
- * RLIMIT_RTPRIO of at least 1). Off with {@code -Dferry.migration.realtime=false}.
+ * Runs the threads that do a switchover's work while the guest is stopped in SCHED_FIFO, if
+ * this process may (CAP_SYS_NICE or an RLIMIT_RTPRIO of at least 1): the source's migration
+ * thread from the stop until END has gone, its return-path thread from the target's APPLIED
+ * (the stop is next) until it has read the ACK, the target's migration thread from the SYNC
+ * before the stop until the guest runs. Off with {@code -Dferry.migration.realtime=false}.
  *
  * <p>Why: on a host whose cores are all taken (the guest's vCPUs, the other VMM, JIT compilers),
  * a time-sharing thread that has just moved half a gigabyte has used more than its share, and
@@ -15,8 +16,8 @@ import dev.ferry.vmm.os.Threads;
  * while a SCHED_IDLE compiler thread ran, and 3 ms behind the source's clean-up after the ACK.
  * A real-time thread runs ahead of all of them. The window is a few milliseconds for an idle
  * guest and at most the downtime limit for a busy one, within the kernel's real-time
- * throttling (sched_rt_runtime_us). 8 interleaved runs each, 1 GiB idle guest, 2-core host:
- * pause median 3.0 ms without, 2.0 ms with (docs/benchmarks.md).
+ * throttling (sched_rt_runtime_us). Two A/Bs of 8 interleaved runs each, 1 GiB idle guest,
+ * 2-core host: pause median 3.0 -> 2.0 ms and 2.7 -> 2.2 ms (docs/migration.md).
  *
  * <p>Confined to its thread: the policy is the calling thread's, so {@link #raise} and
  * {@link #lower} must be called by the same thread.
