@@ -265,6 +265,7 @@ final class IncomingMigration implements IncomingMachine {
             timeline.mark("acknowledged");
             machine.completeIncomingOnControlThread();
             timeline.mark("guest started");
+            priority.lower();       // the guest runs: nothing urgent left (no-op on the control thread)
             return null;
         }
     }

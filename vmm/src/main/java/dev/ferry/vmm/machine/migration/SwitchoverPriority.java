@@ -19,35 +19,34 @@ import dev.ferry.vmm.os.Threads;
  * throttling (sched_rt_runtime_us). Two A/Bs of 8 interleaved runs each, 1 GiB idle guest,
  * 2-core host: pause median 3.0 -> 2.0 ms and 2.7 -> 2.2 ms (docs/migration.md).
  *
- * <p>Confined to its thread: the policy is the calling thread's, so {@link #raise} and
- * {@link #lower} must be called by the same thread.
+ * <p>The policy is the calling thread's: {@link #lower} acts only on the thread that raised
+ * it, and is a no-op on any other (a step that may run on either of two threads can call it).
  */
 final class SwitchoverPriority {
     static final boolean ENABLED = !"false".equals(System.getProperty("ferry.migration.realtime"));
 
-    private boolean raised;
+    /** The thread whose policy {@link #raise} changed; null while none is. */
+    private volatile Thread raised;
 
     /** From now on this thread runs ahead of time-sharing threads, if the process may. */
     void raise() {
-        if (ENABLED && !raised) {
-            raised = Threads.enterRealtime();
+        if (ENABLED && raised == null && Threads.enterRealtime()) {
+            raised = Thread.currentThread();
         }
     }
 
-    /** Back to the normal policy, if {@link #raise} took effect. */
+    /** Back to the normal policy, if {@link #raise} took effect on this thread. */
     void lower() {
-        if (raised) {
-            raised = false;
+        if (raised == Thread.currentThread()) {
+            raised = null;
             Threads.setPolicy(Threads.SCHED_OTHER);
         }
     }
 
-    /** The thread has set another policy itself: nothing to undo any more. */
+    /** The raised thread has set another policy itself: nothing to undo any more. */
     void replaced() {
-        raised = false;
-    }
-
-    boolean raised() {
-        return raised;
+        if (raised == Thread.currentThread()) {
+            raised = null;
+        }
     }
 }

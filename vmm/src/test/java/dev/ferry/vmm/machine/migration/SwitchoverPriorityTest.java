@@ -1,0 +1,77 @@
+package dev.ferry.vmm.machine.migration;
+
+import dev.ferry.vmm.os.Threads;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class SwitchoverPriorityTest {
+
+    /** The calling thread's scheduling policy as the kernel reports it (proc(5): stat field 41). */
+    private static int policy() {
+        try {
+            String stat = Files.readString(Path.of("/proc/thread-self/stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Integer.parseInt(fields[41 - 3]);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static void runOn(Runnable r) throws InterruptedException {
+        Thread t = new Thread(r);
+        t.start();
+        t.join();
+    }
+
+    @Test
+    void onlyTheRaisedThreadIsLoweredAndOnlyOnce() throws Exception {
+        SwitchoverPriority p = new SwitchoverPriority();
+        List<Integer> seen = new CopyOnWriteArrayList<>();
+        Thread[] other = new Thread[1];
+        runOn(() -> {
+            p.raise();
+            seen.add(policy());
+            p.raise();                          // twice: still one raise to undo
+            try {
+                other[0] = new Thread(p::lower);    // another thread's lower is no business of this one
+                other[0].start();
+                other[0].join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            seen.add(policy());
+            p.lower();
+            seen.add(policy());
+            p.lower();
+            seen.add(policy());
+        });
+        Assumptions.assumeTrue(SwitchoverPriority.ENABLED && seen.get(0) == Threads.SCHED_FIFO,
+                "this process may not use SCHED_FIFO (needs CAP_SYS_NICE or RLIMIT_RTPRIO)");
+        assertEquals(List.of(Threads.SCHED_FIFO, Threads.SCHED_FIFO, Threads.SCHED_OTHER, Threads.SCHED_OTHER), seen);
+    }
+
+    @Test
+    void aThreadThatSetItsOwnPolicyIsNotTouchedAgain() throws Exception {
+        SwitchoverPriority p = new SwitchoverPriority();
+        List<Integer> seen = new CopyOnWriteArrayList<>();
+        runOn(() -> {
+            p.raise();
+            boolean raised = policy() == Threads.SCHED_FIFO;
+            Threads.lowerPriority(19);
+            Threads.setPolicy(Threads.SCHED_OTHER);
+            p.replaced();
+            Threads.setPolicy(Threads.SCHED_IDLE);
+            p.lower();                          // replaced: must not undo SCHED_IDLE
+            seen.add(raised ? policy() : -1);
+        });
+        Assumptions.assumeTrue(seen.get(0) != -1, "this process may not use SCHED_FIFO");
+        assertEquals(List.of(Threads.SCHED_IDLE), seen);
+    }
+}
