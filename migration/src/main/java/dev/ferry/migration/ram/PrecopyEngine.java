@@ -4,6 +4,7 @@ import dev.ferry.migration.stream.RecordType;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.concurrent.CancellationException;
 import java.util.function.LongSupplier;
 
@@ -168,7 +169,7 @@ public final class PrecopyEngine {
             downtimeStart = nanoClock.getAsLong();
             long[] last = dirtyLog.fetchAndClear();
             dirtySyncs++;
-            for (int i = 0; i < toSend.length; i++) {
+            for (int i = nextNonZero(toSend, 0); i < toSend.length; i = nextNonZero(toSend, i + 1)) {
                 last[i] |= toSend[i];
             }
             sendPages(last);
@@ -232,6 +233,27 @@ public final class PrecopyEngine {
         return bits;
     }
 
+    /**
+     * The index of the first non-zero word of {@code bits} at or after {@code from}, or
+     * {@code bits.length}. Found by comparison with a zero array: Arrays.mismatch is a vector
+     * intrinsic, fast even when the caller still runs interpreted, as this engine's loops do
+     * at the switchover (they run a few times per migration, too few to be compiled): a word
+     * loop over a 4 GiB guest's 16,384-word bitmap took 0.3 ms there, twice.
+     */
+    private int nextNonZero(long[] bits, int from) {
+        if (from >= bits.length) {
+            return bits.length;
+        }
+        if (zeros.length < bits.length) {
+            zeros = new long[bits.length];
+        }
+        int m = Arrays.mismatch(bits, from, bits.length, zeros, 0, bits.length - from);
+        return m < 0 ? bits.length : from + m;
+    }
+
+    /** All zero, at least as long as the bitmaps (see nextNonZero). */
+    private long[] zeros = new long[0];
+
     private static long count(long[] bits) {
         long c = 0;
         for (long w : bits) {
@@ -242,7 +264,7 @@ public final class PrecopyEngine {
 
     private void sendPages(long[] bits) throws IOException, InterruptedException {
         PageBatch batch = new PageBatch(BATCH_PAGES);
-        for (int w = 0; w < bits.length; w++) {
+        for (int w = nextNonZero(bits, 0); w < bits.length; w = nextNonZero(bits, w + 1)) {
             long word = bits[w];
             while (word != 0) {
                 int bit = Long.numberOfTrailingZeros(word);

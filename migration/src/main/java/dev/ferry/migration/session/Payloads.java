@@ -45,11 +45,12 @@ public final class Payloads {
 
     /** PAGE_STATE := page count u64 | ceil(count / 64) words u64 (bit i of word i/64: page i shared). */
     public static ByteBuffer pageStates(long pageCount, long[] words) {
-        ByteBuffer b = ByteBuffer.allocate(8 + 8 * words.length).putLong(pageCount);
-        for (long w : words) {
-            b.putLong(w);
-        }
-        return b.flip();
+        ByteBuffer b = ByteBuffer.allocate(8 + 8 * words.length).putLong(0, pageCount);
+        // One bulk copy: a loop of putLong ran interpreted at the switchover (the rehearsal's
+        // bitmap is too small to make it hot) and took 0.7 ms for a 4 GiB guest's 128 KiB.
+        b.position(8);
+        b.asLongBuffer().put(words);
+        return b.position(0);
     }
 
     static long[] pageStates(ByteBuffer payload, long expectedPages, long offset) throws StreamException {
@@ -68,9 +69,7 @@ public final class Payloads {
                     + pages + " pages", offset);
         }
         long[] out = new long[(int) words];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = p.getLong();
-        }
+        p.asLongBuffer().get(out);      // one bulk copy (see the encoder)
         return out;
     }
 

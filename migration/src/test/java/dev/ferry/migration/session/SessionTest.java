@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -287,5 +288,19 @@ class SessionTest {
                 () -> Payloads.vcpu(Payloads.vcpu(0, 1, 2, ByteBuffer.allocate(0)), 0), "minimum above version");
         assertThrows(dev.ferry.migration.stream.StreamException.class,
                 () -> Payloads.pageStates(Payloads.pageStates(100, new long[2]), 64, 0));
+    }
+
+    @Test
+    void pageStatesGoBigEndianWordByWordAndComeBackEqual() throws Exception {
+        long[] words = {0x0102030405060708L, -1L, 0, 1L << 63};
+        ByteBuffer p = Payloads.pageStates(250, words);
+        assertEquals(0, p.position());
+        assertEquals(8 + 4 * 8, p.remaining());
+        assertEquals(250, p.getLong(0));
+        assertEquals(1, p.get(8), "docs/migration-stream.md: big-endian, like the framing");
+        assertEquals(8, p.get(15));
+        assertArrayEquals(words, Payloads.pageStates(p, 250, 0));
+        assertThrows(dev.ferry.migration.stream.StreamException.class,
+                () -> Payloads.pageStates(p.duplicate().limit(p.limit() - 1), 250, 0), "a byte short");
     }
 }
