@@ -407,6 +407,11 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         return sections;
     }
 
+    /** A vCPU in a throwaway VM like this machine's, for rehearsing its state transfer (ScratchVcpu). */
+    public ScratchVcpu scratchVcpu() {
+        return new ScratchVcpu(hypervisor.createVirtualMachine(), cpuid);
+    }
+
     /**
      * The vCPU states of the current migration freeze, in vCPU order: each vCPU thread saved its
      * own as it parked (FrozenVcpuStates), in parallel with the last pages; a vCPU that was

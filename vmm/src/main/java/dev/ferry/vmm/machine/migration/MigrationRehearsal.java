@@ -21,6 +21,8 @@ import dev.ferry.vmm.Log;
 import dev.ferry.vmm.hypervisor.Registers;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.RunState;
+import dev.ferry.vmm.machine.ScratchVcpu;
 import dev.ferry.vmm.memory.GuestRam;
 import dev.ferry.vmm.memory.MemoryLayout;
 import dev.ferry.vmm.memory.RamRange;
@@ -40,7 +42,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * A small migration that Ferry performs with itself, once per process and at low priority,
  * before any real one: two scratch RAM files of 16 MiB, a unix socket in a private temporary
  * directory, the real stream writer and reader, precopy engine, sessions, page sink and state
- * codecs.
+ * codecs; then rounds of the state codecs and of the machine's own state save (and load, on a
+ * target), with the vCPU state saved and restored on a scratch vCPU where the machine's own
+ * are running (ScratchVcpu).
  *
  * <p>Why: the first run of that code is slow. The JVM interprets it, then compiles it, and the
  * compilers compete with the migration for the same cores; Jackson and JNA set up their
@@ -126,11 +130,17 @@ final class MigrationRehearsal {
             }
             long t1 = System.nanoTime();
             int codecRounds = 0;
-            while (codecRounds < CODEC_ROUNDS && !(urgent && codecRounds > 0)) {
-                codecRoundTrip(devices);
-                // One short control-thread task per round: QMP commands are not held up.
-                machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
-                codecRounds++;
+            // A running machine's vCPUs cannot be saved without stopping them: a scratch one is.
+            try (ScratchVcpu scratch = machine.state() == RunState.INMIGRATE ? null : machine.scratchVcpu()) {
+                while (codecRounds < CODEC_ROUNDS && !(urgent && codecRounds > 0)) {
+                    codecRoundTrip(devices);
+                    // One short control-thread task per round: QMP commands are not held up.
+                    machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
+                    if (scratch != null) {
+                        scratch.saveAndRestore();
+                    }
+                    codecRounds++;
+                }
             }
             Log.debug("migration rehearsal: state codecs x" + codecRounds + " in " + (System.nanoTime() - t1) / 1000
                     + " us");
