@@ -1,6 +1,7 @@
 package dev.ferry.vmm.machine;
 
 import dev.ferry.vmm.hypervisor.Vcpu;
+import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.hypervisor.VirtualMachine;
 
 /**
@@ -31,9 +32,14 @@ public final class ScratchVcpu implements AutoCloseable {
         this.vcpu = v;
     }
 
-    /** One save and restore, the calls of a switchover on the source and on the target. */
-    public void saveAndRestore() {
-        vcpu.restoreState(vcpu.saveState());
+    /**
+     * One save and restore, the calls of a switchover on the source and on the target. Returns
+     * the state saved: a real vCPU's shape (its MSR list, XSAVE size), for rehearsing the codec.
+     */
+    public VcpuState saveAndRestore() {
+        VcpuState s = vcpu.saveState();
+        vcpu.restoreState(s);
+        return s;
     }
 
     @Override
