@@ -59,7 +59,7 @@ public final class SourceSession {
     private volatile boolean switchedOver;
     /** Run by the engine's thread once its part in the switchover is done (after END). */
     private volatile Runnable yieldAfterSwitchover = () -> { };
-    /** Run by the engine's thread once the target's answer is in. */
+    /** Run by the engine's thread once the wait for the target's answer is over, whatever its outcome. */
     private volatile Runnable restoreAfterAnswer = () -> { };
     /** Run by the return-path thread once the SYNC is applied, and once it is done. */
     private volatile Runnable raiseReturnPath = () -> { };
@@ -84,7 +84,8 @@ public final class SourceSession {
 
     /**
      * Sets what the engine's thread runs once nothing urgent is left for it (after END), and
-     * what it runs once the target's answer is in. A VMM lowers its scheduling priority in
+     * what it runs once the wait for the target's answer is over (an answer, none in time, a
+     * broken return path), before anything else. A VMM lowers its scheduling priority in
      * between. Why: when source and target share a host, the target's ACK wakes the source's
      * threads on the core of the target's thread that wrote it, and the kernel let the source's
      * clean-up run there ahead of the target loading and starting the guest. The return-path
@@ -345,7 +346,6 @@ public final class SourceSession {
         String refusal;
         try {
             refusal = answer.get(ackTimeout.toMillis(), TimeUnit.MILLISECONDS);
-            restoreAfterAnswer.run();
         } catch (TimeoutException e) {
             abortChannels();
             throw new MigrationException("the target did not acknowledge the migration within "
@@ -356,6 +356,10 @@ public final class SourceSession {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MigrationException("interrupted while waiting for the target", false, e);
+        } finally {
+            // Whatever the answer (or none): a failure resumes the source guest next, which
+            // must not wait behind a busy host.
+            restoreAfterAnswer.run();
         }
         if (refusal != null) {
             throw new MigrationException("the target refused the migration: " + refusal);

@@ -245,6 +245,10 @@ class SessionTest {
                 SocketTransport.connect(new MigrationUri.Unix(tmp.resolve("mig.sock"))), List.of(),
                 Duration.ofMillis(500)));
         assertTrue(e.getMessage().contains("did not acknowledge"), e.getMessage());
+        // The engine's thread yielded after END; it takes its priority back before it resumes
+        // the guest, or a busy host could starve the resumption.
+        assertEquals(List.of(Thread.currentThread().getName()), yielded);
+        assertEquals(List.of(Thread.currentThread().getName()), restored);
         assertTrue(guest.running(), "resumed after the missing acknowledgement");
         assertEquals(1, guest.resumes);
         silent.get(10, TimeUnit.SECONDS);
