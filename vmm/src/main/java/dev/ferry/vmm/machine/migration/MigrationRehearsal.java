@@ -21,6 +21,7 @@ import dev.ferry.vmm.Log;
 import dev.ferry.vmm.hypervisor.Registers;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.RunState;
 import dev.ferry.vmm.machine.ScratchVcpu;
 import dev.ferry.vmm.memory.GuestRam;
 import dev.ferry.vmm.memory.MemoryLayout;
@@ -129,11 +130,15 @@ final class MigrationRehearsal {
             }
             long t1 = System.nanoTime();
             int codecRounds = 0;
-            // A running machine's vCPUs cannot be saved without stopping them: a scratch one
-            // is, and its state, of a real vCPU's shape, is what the codec rounds encode.
+            // A scratch vCPU's state, of a real vCPU's shape, is what the codec rounds encode.
+            // A running machine's vCPUs cannot be saved without stopping them, so its save and
+            // restore are rehearsed on the scratch one each round; a target's own vCPUs are
+            // (rehearseStateTransferOnControlThread), and one scratch state does.
+            boolean ownVcpusRehearsed = machine.state() == RunState.INMIGRATE;
             try (ScratchVcpu scratch = machine.scratchVcpu()) {
+                VcpuState sample = scratch.saveAndRestore();
                 while (codecRounds < CODEC_ROUNDS && !(urgent && codecRounds > 0)) {
-                    codecRoundTrip(devices, scratch.saveAndRestore());
+                    codecRoundTrip(devices, ownVcpusRehearsed ? sample : scratch.saveAndRestore());
                     // One short control-thread task per round: QMP commands are not held up.
                     machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
                     codecRounds++;
