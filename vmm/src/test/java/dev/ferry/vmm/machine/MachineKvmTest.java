@@ -3,6 +3,7 @@ package dev.ferry.vmm.machine;
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
 import dev.ferry.vmm.machine.migration.KvmDirtyLog;
 import dev.ferry.vmm.testing.KvmAvailability;
+import dev.ferry.vmm.testing.ProcSelf;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -130,30 +131,17 @@ class MachineKvmTest {
         try (Kvm kvm = Kvm.open(); Machine m = Machine.create(config(serial, 1, "mem=8 rate=8 hb=100"), kvm)) {
             m.start().get();
             awaitSerial(serial, "hb=1 ");
-            List<String> before = kvmDescriptors();
+            List<String> before = ProcSelf.kvmDescriptors();
             try (ScratchVcpu scratch = m.scratchVcpu()) {
                 for (int i = 0; i < 3; i++) {
                     scratch.saveAndRestore();
                 }
-                assertEquals(before.size() + 2, kvmDescriptors().size(), "a VM and its vCPU of its own");
+                assertEquals(before.size() + 2, ProcSelf.kvmDescriptors().size(), "a VM and its vCPU of its own");
             }
-            assertEquals(before, kvmDescriptors(), "closed with the scratch vCPU");
+            assertEquals(before, ProcSelf.kvmDescriptors(), "closed with the scratch vCPU");
             assertEquals(RunState.RUNNING, m.state());
             int hb = heartbeats(Files.readString(serial));
             assertTrue(awaitSerial(serial, "hb=" + (hb + 1) + " ").contains("errors=0"));
-        }
-    }
-
-    /** This process's descriptors of KVM VMs and vCPUs. */
-    private static List<String> kvmDescriptors() throws java.io.IOException {
-        try (java.util.stream.Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            return fds.map(fd -> {
-                try {
-                    return fd.getFileName() + " -> " + Files.readSymbolicLink(fd);
-                } catch (java.io.IOException gone) {
-                    return "";
-                }
-            }).filter(t -> t.contains("kvm-")).sorted().toList();
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.ferry.vmm.os;
 
+import dev.ferry.vmm.testing.ProcSelf;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -30,13 +31,6 @@ class ThreadsTest {
         assertNotEquals(Threads.currentTid(), other.get());
     }
 
-    /** The calling thread's scheduling policy as the kernel reports it (proc(5): stat field 41). */
-    private static int policyOfThisThread() throws Exception {
-        String stat = Files.readString(Path.of("/proc/thread-self/stat"));
-        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return Integer.parseInt(fields[41 - 3]);
-    }
-
     @Test
     void aThreadEntersSchedIdleAndLeavesItWhenTheProbeSaysItMay() throws Exception {
         Threads.probeIdlePolicy();
@@ -45,10 +39,10 @@ class ThreadsTest {
         Thread thread = new Thread(() -> {
             try {
                 if (Threads.setPolicy(Threads.SCHED_IDLE)) {
-                    idle.set(policyOfThisThread());
+                    idle.set(ProcSelf.schedulingPolicyOfThisThread());
                 }
                 if (Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_OTHER)) {
-                    after.set(policyOfThisThread());
+                    after.set(ProcSelf.schedulingPolicyOfThisThread());
                 }
             } catch (Exception e) {
                 throw new IllegalStateException(e);
@@ -60,7 +54,7 @@ class ThreadsTest {
         if (Threads.idlePolicyReversible()) {
             assertEquals(Threads.SCHED_OTHER, after.get());
         }
-        assertEquals(Threads.SCHED_OTHER, policyOfThisThread(), "only the calling thread changed");
+        assertEquals(Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOfThisThread(), "only the calling thread changed");
     }
 
     @Test
@@ -70,9 +64,9 @@ class ThreadsTest {
         Thread thread = new Thread(() -> {
             try {
                 if (Threads.enterRealtime()) {
-                    realtime.set(policyOfThisThread());
+                    realtime.set(ProcSelf.schedulingPolicyOfThisThread());
                     Threads.setPolicy(Threads.SCHED_OTHER);
-                    after.set(policyOfThisThread());
+                    after.set(ProcSelf.schedulingPolicyOfThisThread());
                 }
             } catch (Exception e) {
                 throw new IllegalStateException(e);
@@ -84,6 +78,6 @@ class ThreadsTest {
                 + " or RLIMIT_RTPRIO)");
         assertEquals(Threads.SCHED_FIFO, realtime.get());
         assertEquals(Threads.SCHED_OTHER, after.get(), "leaving it needs no privilege");
-        assertEquals(Threads.SCHED_OTHER, policyOfThisThread(), "only the calling thread changed");
+        assertEquals(Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOfThisThread(), "only the calling thread changed");
     }
 }

@@ -2,15 +2,12 @@ package dev.ferry.vmm.hypervisor.kvm;
 
 import dev.ferry.vmm.hypervisor.CpuidEntry;
 import dev.ferry.vmm.testing.KvmAvailability;
+import dev.ferry.vmm.testing.ProcSelf;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -48,18 +45,18 @@ class KvmTest {
     }
 
     @Test
-    void closingEverythingLeaksNoFileDescriptors() throws IOException {
+    void closingEverythingLeaksNoFileDescriptors() {
         // Only KVM's own descriptors are counted: other threads of this test JVM (a rehearsal or
         // a thread-priority pass left by an earlier test, class loading) open and close files
         // concurrently, and counting them made this test fail on a busy CI machine (42 vs 43).
-        List<String> before = openKvmFds();
+        List<String> before = ProcSelf.kvmDescriptors();
         for (int i = 0; i < 5; i++) {
             try (Kvm kvm = Kvm.open(); KvmVm vm = kvm.createVirtualMachine()) {
                 vm.createVcpu(0);
                 vm.createVcpu(1);
             }
         }
-        assertEquals(before, openKvmFds());
+        assertEquals(before, ProcSelf.kvmDescriptors());
     }
 
     @Test
@@ -68,21 +65,6 @@ class KvmTest {
             assertTrue(vm.fd() >= 0);
             assertTrue(vm.checkExtension(KvmCapability.KVM_CAP_USER_MEMORY) > 0);
             assertFalse(vm.checkExtension(-1) > 0, "unknown capability");
-        }
-    }
-
-    /** The descriptors of this process that lead to /dev/kvm or a KVM VM or vCPU. */
-    private static List<String> openKvmFds() throws IOException {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            return fds.map(KvmTest::target).filter(t -> t.contains("kvm")).sorted().toList();
-        }
-    }
-
-    private static String target(Path fd) {
-        try {
-            return fd.getFileName() + " -> " + Files.readSymbolicLink(fd);
-        } catch (IOException gone) {
-            return "";  // closed between the listing and the read by another thread
         }
     }
 }

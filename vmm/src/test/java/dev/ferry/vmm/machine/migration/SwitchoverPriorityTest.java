@@ -1,28 +1,16 @@
 package dev.ferry.vmm.machine.migration;
 
 import dev.ferry.vmm.os.Threads;
+import dev.ferry.vmm.testing.ProcSelf;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 class SwitchoverPriorityTest {
-
-    /** The calling thread's scheduling policy as the kernel reports it (proc(5): stat field 41). */
-    private static int policy() {
-        try {
-            String stat = Files.readString(Path.of("/proc/thread-self/stat"));
-            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Integer.parseInt(fields[41 - 3]);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
 
     private static void runOn(Runnable r) throws InterruptedException {
         Thread t = new Thread(r);
@@ -37,7 +25,7 @@ class SwitchoverPriorityTest {
         Thread[] other = new Thread[1];
         runOn(() -> {
             p.raise();
-            seen.add(policy());
+            seen.add(ProcSelf.schedulingPolicyOfThisThread());
             p.raise();                          // twice: still one raise to undo
             try {
                 other[0] = new Thread(p::lower);    // another thread's lower is no business of this one
@@ -46,11 +34,11 @@ class SwitchoverPriorityTest {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            seen.add(policy());
+            seen.add(ProcSelf.schedulingPolicyOfThisThread());
             p.lower();
-            seen.add(policy());
+            seen.add(ProcSelf.schedulingPolicyOfThisThread());
             p.lower();
-            seen.add(policy());
+            seen.add(ProcSelf.schedulingPolicyOfThisThread());
         });
         Assumptions.assumeTrue(SwitchoverPriority.ENABLED && seen.get(0) == Threads.SCHED_FIFO,
                 "this process may not use SCHED_FIFO (needs CAP_SYS_NICE or RLIMIT_RTPRIO)");
@@ -63,13 +51,13 @@ class SwitchoverPriorityTest {
         List<Integer> seen = new CopyOnWriteArrayList<>();
         runOn(() -> {
             p.raise();
-            boolean raised = policy() == Threads.SCHED_FIFO;
+            boolean raised = ProcSelf.schedulingPolicyOfThisThread() == Threads.SCHED_FIFO;
             Threads.lowerPriority(19);
             Threads.setPolicy(Threads.SCHED_OTHER);
             p.replaced();
             Threads.setPolicy(Threads.SCHED_IDLE);
             p.lower();                          // replaced: must not undo SCHED_IDLE
-            seen.add(raised ? policy() : -1);
+            seen.add(raised ? ProcSelf.schedulingPolicyOfThisThread() : -1);
         });
         Assumptions.assumeTrue(seen.get(0) != -1, "this process may not use SCHED_FIFO");
         assertEquals(List.of(Threads.SCHED_IDLE), seen);
