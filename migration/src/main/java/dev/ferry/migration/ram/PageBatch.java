@@ -1,8 +1,9 @@
 package dev.ferry.migration.ram;
 
+import dev.ferry.migration.stream.StagedPayload;
+
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Arrays;
 
 /**
  * The payload of a RAM record (docs/migration-stream.md): a batch of pages, each a zero marker or
@@ -12,22 +13,32 @@ import java.util.List;
  * payload := count u32 | count × (gpa u64 | kind u8) | the full pages' bytes, in entry order
  * kind    := 0 zero page | 1 full page
  * </pre>
- * The writer side produces buffers for a gathering write, the page buffers being views of guest
- * memory; the reader checks the batch as hostile input before touching guest memory.
+ * The writer side records where each full page lies in guest memory (a shared buffer and an
+ * offset, no object per page) and copies the pages into the stream writer's staging buffer;
+ * the reader checks the batch as hostile input before touching guest memory.
  */
-public final class PageBatch {
+public final class PageBatch implements StagedPayload {
 
     public static final int KIND_ZERO = 0;
     public static final int KIND_FULL = 1;
     static final int ENTRY_SIZE = 9;
+    private static final int PAGE = ZeroPages.PAGE_SIZE;
     /** Pages per batch: 16 MiB record cap / 4 KiB, less the table. */
     public static final int MAX_PAGES = 4000;
 
-    // Primitive arrays: a batch is filled page by page on the migration's hot path.
+    // Primitive arrays and shared buffers: a batch is filled page by page on the migration's
+    // hot path, and is reused, so filling and writing it creates no objects.
     private final long[] addresses;
     private final boolean[] zero;
-    private final List<ByteBuffer> fullPages = new ArrayList<>();
+    /** Full page i is at fullOffsets[i] in fullBlocks[i]. */
+    private final ByteBuffer[] fullBlocks;
+    private final int[] fullOffsets;
     private int size;
+    private int full;
+    /** A movable view of the block last added from, for the zero test (see {@link #add(long, ByteBuffer, int)}). */
+    private ByteBuffer cursorBlock;
+    private ByteBuffer cursor;
+    private final ByteBuffer zeroPage = ByteBuffer.allocateDirect(PAGE);
 
     public PageBatch() {
         this(MAX_PAGES);
@@ -40,26 +51,60 @@ public final class PageBatch {
         }
         addresses = new long[capacity];
         zero = new boolean[capacity];
+        fullBlocks = new ByteBuffer[capacity];
+        fullOffsets = new int[capacity];
     }
 
-    /** Empties the batch for reuse, once what {@link #encode()} returned has been written. */
+    public int capacity() {
+        return addresses.length;
+    }
+
+    /** Empties the batch for reuse, once it has been written. */
     public void clear() {
         size = 0;
-        fullPages.clear();
+        Arrays.fill(fullBlocks, 0, full, null);    // do not keep guest memory reachable
+        full = 0;
+    }
+
+    /** Makes this batch a copy of {@code other}'s entries (a queue hands batches to another thread). */
+    public void copyFrom(PageBatch other) {
+        if (other.size > capacity()) {
+            throw new IllegalArgumentException("batch of " + other.size + " pages into one of " + capacity());
+        }
+        clear();
+        System.arraycopy(other.addresses, 0, addresses, 0, other.size);
+        System.arraycopy(other.zero, 0, zero, 0, other.size);
+        System.arraycopy(other.fullBlocks, 0, fullBlocks, 0, other.full);
+        System.arraycopy(other.fullOffsets, 0, fullOffsets, 0, other.full);
+        size = other.size;
+        full = other.full;
     }
 
     /** Adds a page: {@code page} (4096 bytes from its position) is sent as zero marker if it is all zero. */
     public boolean add(long gpa, ByteBuffer page) {
+        return add(gpa, page, page.position());
+    }
+
+    /**
+     * Adds the page at {@code offset} in {@code block}, a buffer shared with other pages and
+     * not moved: it is read with absolute offsets, and tested for zero through a private view
+     * of it ({@link ByteBuffer#mismatch} compiles to the JDK's vectorised mismatch).
+     */
+    public boolean add(long gpa, ByteBuffer block, int offset) {
         if (size >= addresses.length) {
             return false;
         }
-        boolean isZero = ZeroPages.isZero(page);
+        if (block != cursorBlock) {
+            cursorBlock = block;
+            cursor = block.duplicate();
+        }
+        cursor.limit(offset + PAGE).position(offset);
+        boolean isZero = cursor.mismatch(zeroPage) == -1;
         addresses[size] = gpa;
         zero[size++] = isZero;
         if (!isZero) {
-            ByteBuffer p = page.duplicate();
-            p.limit(p.position() + ZeroPages.PAGE_SIZE);
-            fullPages.add(p.slice());
+            fullBlocks[full] = block;
+            fullOffsets[full++] = offset;
         }
         return true;
     }
@@ -69,7 +114,26 @@ public final class PageBatch {
     }
 
     public int zeroPages() {
-        return size - fullPages.size();
+        return size - full;
+    }
+
+    @Override
+    public int length() {
+        return 4 + ENTRY_SIZE * size + full * PAGE;
+    }
+
+    /** The table, then each full page copied from guest memory (absolute bulk puts: no views). */
+    @Override
+    public void stageInto(ByteBuffer staging) {
+        staging.putInt(size);
+        for (int i = 0; i < size; i++) {
+            staging.putLong(addresses[i]).put((byte) (zero[i] ? KIND_ZERO : KIND_FULL));
+        }
+        for (int i = 0; i < full; i++) {
+            int at = staging.position();
+            staging.put(at, fullBlocks[i], fullOffsets[i], PAGE);
+            staging.position(at + PAGE);
+        }
     }
 
     /** The buffers of the payload, in order: the table, then each full page (views, not copies). */
@@ -80,10 +144,10 @@ public final class PageBatch {
             table.putLong(addresses[i]).put((byte) (zero[i] ? KIND_ZERO : KIND_FULL));
         }
         table.flip();
-        ByteBuffer[] out = new ByteBuffer[1 + fullPages.size()];
+        ByteBuffer[] out = new ByteBuffer[1 + full];
         out[0] = table;
-        for (int i = 0; i < fullPages.size(); i++) {
-            out[i + 1] = fullPages.get(i).duplicate();
+        for (int i = 0; i < full; i++) {
+            out[i + 1] = fullBlocks[i].slice(fullOffsets[i], PAGE);
         }
         return out;
     }

@@ -3,7 +3,6 @@ package dev.ferry.migration.ram;
 import dev.ferry.migration.stream.RecordType;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.concurrent.CancellationException;
 import java.util.function.LongSupplier;
@@ -273,7 +272,7 @@ public final class PrecopyEngine {
                 if (index >= ram.pageCount()) {
                     continue;
                 }
-                batch.add(ram.address(index), ram.page(index));
+                batch.add(ram.address(index), ram.block(index), ram.offsetInBlock(index));
                 if (batch.size() >= BATCH_PAGES) {
                     flush(batch);
                     batch.clear();     // the sink has written the pages: the batch can be reused
@@ -289,12 +288,8 @@ public final class PrecopyEngine {
         if (cancelled) {
             throw new CancellationException("migration cancelled");
         }
-        ByteBuffer[] parts = batch.encode();
-        long bytes = 0;
-        for (ByteBuffer p : parts) {
-            bytes += p.remaining();
-        }
-        sink.write(RecordType.RAM, parts);
+        long bytes = batch.length();
+        sink.writePages(batch);
         transferred += bytes;
         duplicate += batch.zeroPages();
         normal += batch.size() - batch.zeroPages();

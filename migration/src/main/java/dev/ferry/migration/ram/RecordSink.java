@@ -9,4 +9,14 @@ import java.nio.ByteBuffer;
 @FunctionalInterface
 public interface RecordSink {
     void write(RecordType type, ByteBuffer... parts) throws IOException;
+
+    /**
+     * Writes {@code batch} as one RAM record. The batch is the engine's again when this returns
+     * (it is cleared and refilled): a sink that sends later copies its entries first. This
+     * default makes buffer views of the pages; a stream sink stages the batch itself instead
+     * (no object per page).
+     */
+    default void writePages(PageBatch batch) throws IOException {
+        write(RecordType.RAM, batch.encode());
+    }
 }

@@ -1,5 +1,6 @@
 package dev.ferry.migration.session;
 
+import dev.ferry.migration.ram.PageBatch;
 import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.stream.StreamWriter;
 import dev.ferry.migration.transport.MigrationChannel;
@@ -25,8 +26,9 @@ final class RamSenders {
     /** Batches queued per channel: enough to keep its thread busy, little enough to bound memory. */
     static final int QUEUE_DEPTH = 4;
 
-    private sealed interface Item permits Ram, PassEnd, End {}
+    private sealed interface Item permits Ram, Pages, PassEnd, End {}
     private record Ram(ByteBuffer[] parts) implements Item {}
+    private record Pages(PageBatch batch) implements Item {}
     private record PassEnd(int pass) implements Item {}
     private record End() implements Item {}
 
@@ -37,11 +39,18 @@ final class RamSenders {
     /** Bytes of stream all channels have written (query-migrate's multifd-bytes). */
     private final AtomicLong bytesSent = new AtomicLong();
     private final Runnable abortAll;
+    /**
+     * Batches the channels have written, for reuse: the engine refills its own batch at once,
+     * so a queued one is a copy of its entries, and a copy per record would be garbage.
+     */
+    private final BlockingQueue<PageBatch> freeBatches;
     private int next;
 
     RamSenders(List<MigrationChannel> channels, Runnable abortAll) {
         this.channels = List.copyOf(channels);
         this.abortAll = abortAll;
+        // Every batch is queued, being written, or free: at most QUEUE_DEPTH + 1 per channel.
+        this.freeBatches = new ArrayBlockingQueue<>(Math.max(1, this.channels.size() * (QUEUE_DEPTH + 1)));
     }
 
     void start(long session) {
@@ -66,7 +75,11 @@ final class RamSenders {
             w.writeRecord(RecordType.CHANNEL, 0, Payloads.channel(id));
             while (true) {
                 Item item = queue.take();
-                if (item instanceof Ram r) {
+                if (item instanceof Pages p) {
+                    w.writeRecord(RecordType.RAM, 0, p.batch());
+                    p.batch().clear();
+                    freeBatches.offer(p.batch());
+                } else if (item instanceof Ram r) {
                     w.writeRecord(RecordType.RAM, 0, r.parts());
                 } else if (item instanceof PassEnd p) {
                     w.writeRecord(RecordType.PASS_END, 0, ByteBuffer.allocate(4).putInt(0, p.pass()));
@@ -94,6 +107,17 @@ final class RamSenders {
 
     void send(ByteBuffer[] parts) throws IOException {
         put(queues.get(next), new Ram(parts));
+        next = (next + 1) % queues.size();
+    }
+
+    /** Queues a copy of {@code batch}'s entries (the pages are read when the channel writes them). */
+    void send(PageBatch batch) throws IOException {
+        PageBatch copy = freeBatches.poll();
+        if (copy == null || copy.capacity() < batch.size()) {
+            copy = new PageBatch(batch.capacity());
+        }
+        copy.copyFrom(batch);
+        put(queues.get(next), new Pages(copy));
         next = (next + 1) % queues.size();
     }
 

@@ -3,6 +3,7 @@ package dev.ferry.migration.session;
 import dev.ferry.migration.config.MachineIdentity;
 import dev.ferry.migration.config.MachineIdentityCodec;
 import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.PageBatch;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.RecordSink;
 import dev.ferry.migration.ram.SwitchoverHooks;
@@ -113,14 +114,26 @@ public final class SourceSession {
      * everything else (and the last pages, once the guest has stopped) to the main channel.
      */
     public RecordSink sink() {
-        return (type, parts) -> {
-            if (type == RecordType.RAM && ramSenders != null && !switchedOver) {
-                ramSenders.send(parts);
-            } else {
-                writer.writeRecord(type, 0, parts);
-                if (type == RecordType.END) {
-                    endSent = true;
-                    yieldAfterSwitchover.run();
+        return new RecordSink() {
+            @Override
+            public void write(RecordType type, ByteBuffer... parts) throws IOException {
+                if (type == RecordType.RAM && ramSenders != null && !switchedOver) {
+                    ramSenders.send(parts);
+                } else {
+                    writer.writeRecord(type, 0, parts);
+                    if (type == RecordType.END) {
+                        endSent = true;
+                        yieldAfterSwitchover.run();
+                    }
+                }
+            }
+
+            @Override
+            public void writePages(PageBatch batch) throws IOException {
+                if (ramSenders != null && !switchedOver) {
+                    ramSenders.send(batch);
+                } else {
+                    writer.writeRecord(RecordType.RAM, 0, batch);
                 }
             }
         };

@@ -43,6 +43,26 @@ public final class StreamWriter {
         for (ByteBuffer p : parts) {
             length += p.remaining();
         }
+        ByteBuffer s = stage(type, length);
+        for (ByteBuffer p : parts) {
+            s.put(p.duplicate());
+        }
+        send(type, flags);
+    }
+
+    /** Writes one record whose payload stages itself (the same copy as above, see there). */
+    public void writeRecord(RecordType type, int flags, StagedPayload payload) throws IOException {
+        int length = payload.length();
+        ByteBuffer s = stage(type, length);
+        payload.stageInto(s);
+        if (s.position() != length) {
+            throw new IllegalStateException(type + " payload staged " + s.position() + " bytes, announced " + length);
+        }
+        send(type, flags);
+    }
+
+    /** Checks the payload's length against the record's cap and returns the cleared staging buffer. */
+    private ByteBuffer stage(RecordType type, long length) {
         if (length > type.maxPayload()) {
             throw new IllegalArgumentException(type + " payload of " + length + " bytes exceeds " + type.maxPayload());
         }
@@ -51,12 +71,15 @@ public final class StreamWriter {
                     RecordType.PAGE_STATE.maxPayload())));
         }
         staging.clear();
-        for (ByteBuffer p : parts) {
-            staging.put(p.duplicate());
-        }
+        return staging;
+    }
+
+    /** Sends the staged payload (position = its length) as one record: header, payload, CRC32C. */
+    private void send(RecordType type, int flags) throws IOException {
         staging.flip();
+        int length = staging.remaining();
         header.clear();
-        header.putShort((short) type.code()).putShort((short) flags).putInt((int) length).flip();
+        header.putShort((short) type.code()).putShort((short) flags).putInt(length).flip();
         crc.reset();
         crc.update(header.duplicate());
         crc.update(staging.duplicate());

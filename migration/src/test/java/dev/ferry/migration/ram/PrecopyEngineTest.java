@@ -88,8 +88,13 @@ class PrecopyEngineTest {
         }
 
         @Override
-        public ByteBuffer page(long index) {
-            return source.duplicate().position((int) (index * PAGE));
+        public ByteBuffer block(long index) {
+            return source;
+        }
+
+        @Override
+        public int offsetInBlock(long index) {
+            return (int) (index * PAGE);
         }
 
         @Override

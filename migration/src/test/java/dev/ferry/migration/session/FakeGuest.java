@@ -101,8 +101,13 @@ final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
     }
 
     @Override
-    public ByteBuffer page(long index) {
-        return memory.duplicate().position((int) (index * PAGE));
+    public ByteBuffer block(long index) {
+        return memory;
+    }
+
+    @Override
+    public int offsetInBlock(long index) {
+        return (int) (index * PAGE);
     }
 
     @Override

@@ -49,6 +49,40 @@ class StreamCodecTest {
     }
 
     @Test
+    void aStagedPayloadGoesOutAsOneRecordAndMustStageWhatItAnnounced() throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        StreamWriter w = new StreamWriter(Channels.newChannel(bytes));
+        w.writeHeader();
+        w.writeRecord(RecordType.RAM, 0, new StagedPayload() {
+            @Override
+            public int length() {
+                return 6;
+            }
+
+            @Override
+            public void stageInto(ByteBuffer staging) {
+                staging.putInt(0x01020304).putShort((short) 0x0506);
+            }
+        });
+        StagedPayload liar = new StagedPayload() {
+            @Override
+            public int length() {
+                return 8;
+            }
+
+            @Override
+            public void stageInto(ByteBuffer staging) {
+                staging.putInt(1);
+            }
+        };
+        assertThrows(IllegalStateException.class, () -> w.writeRecord(RecordType.RAM, 0, liar));
+        StreamReader r = reader(bytes.toByteArray());
+        r.readHeader();
+        Record ram = r.next();
+        assertEquals(ByteBuffer.wrap(new byte[] {1, 2, 3, 4, 5, 6}), ram.payload());
+    }
+
+    @Test
     void aFlippedByteAnywhereIsACorruptRecord() throws Exception {
         byte[] good = sample();
         for (int i = StreamFormat.HEADER_SIZE; i < good.length; i += 97) {

@@ -131,20 +131,37 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
     @Override
     public ByteBuffer view(long gpa, int length) {
         long offset = offsetOf(gpa, length);
-        int chunk = (int) (offset >>> CHUNK_SHIFT);
         int within = (int) (offset & (CHUNK_SIZE - 1));
         if (within + (long) length > CHUNK_SIZE) {
             // Straddles two chunks (never for a page: chunks are page-aligned).
             return base.getByteBuffer(offset, length).order(ByteOrder.LITTLE_ENDIAN);
         }
+        return blockAt(offset).slice(within, length).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * The cached buffer over the 1 GiB of the RAM file that holds {@code fileOffset}; it starts
+     * at {@code fileOffset & ~(BLOCK_SIZE - 1)}. Shared: callers read it with absolute offsets
+     * and never move its position or limit. Migration reads every page it sends through these,
+     * without creating an object per page.
+     */
+    public ByteBuffer blockAt(long fileOffset) {
+        if (fileOffset < 0 || fileOffset >= mapping.size()) {
+            throw new IndexOutOfBoundsException("RAM file offset 0x" + Long.toHexString(fileOffset) + " beyond 0x"
+                    + Long.toHexString(mapping.size()));
+        }
+        int chunk = (int) (fileOffset >>> CHUNK_SHIFT);
         ByteBuffer c = chunks[chunk];
         if (c == null) {
             long size = Math.min(CHUNK_SIZE, mapping.size() - ((long) chunk << CHUNK_SHIFT));
-            c = mapping.buffer((long) chunk << CHUNK_SHIFT, (int) size);
+            c = mapping.buffer((long) chunk << CHUNK_SHIFT, (int) size).order(ByteOrder.LITTLE_ENDIAN);
             chunks[chunk] = c;     // a benign race: any thread's buffer views the same memory
         }
-        return c.slice(within, length).order(ByteOrder.LITTLE_ENDIAN);
+        return c;
     }
+
+    /** The size of the buffers {@link #blockAt(long)} returns (the last may be shorter). */
+    public static final long BLOCK_SIZE = CHUNK_SIZE;
 
     @Override
     public void zero(long gpa, long length) {

@@ -11,7 +11,8 @@ import java.util.List;
 /**
  * Guest RAM numbered as the migration engine wants it: page i of the RAM file (slot order, the
  * low range first, then RAM above 4 GiB), with its guest-physical address. Page views are slices
- * of the guest mapping, so pages go to the socket without a copy through the heap.
+ * of the guest mapping, so pages go to the socket without a copy through the heap, and the
+ * engine reads them through a few shared 1 GiB buffers, without an object per page.
  */
 public final class RamPages implements GuestPages {
 
@@ -56,7 +57,12 @@ public final class RamPages implements GuestPages {
     }
 
     @Override
-    public ByteBuffer page(long index) {
-        return ram.view(address(index), (int) PAGE);
+    public ByteBuffer block(long index) {
+        return ram.blockAt(index * PAGE);
+    }
+
+    @Override
+    public int offsetInBlock(long index) {
+        return (int) ((index * PAGE) & (GuestRam.BLOCK_SIZE - 1));
     }
 }
