@@ -320,11 +320,12 @@ public final class Machine implements PlatformEvents, AutoCloseable {
      * waits 1-4 ms for a core while the guest runs nowhere. Frozen vCPUs stay parked whatever
      * stop/cont do meanwhile, until the migration ends either way (QEMU holds its big lock for
      * the same reason). The run state follows on the control thread:
-     * {@link #enterFinishMigrateOnControlThread()}.
+     * {@link #enterFinishMigrateOnControlThread()}. A caller in a real-time scheduling policy
+     * passes {@code realtime}: it then waits for the vCPUs instead of polling (VcpuControl).
      */
-    public void freezeVcpusForMigration() throws InterruptedException {
+    public void freezeVcpusForMigration(boolean realtime) throws InterruptedException {
         VcpuControl c = vcpuControl;
-        if (c != null && !c.freeze(kickVcpus, VCPU_STOP_TIMEOUT_MS)) {
+        if (c != null && !c.freeze(kickVcpus, VCPU_STOP_TIMEOUT_MS, !realtime)) {
             throw new IllegalStateException("the vCPUs did not stop within " + VCPU_STOP_TIMEOUT_MS + " ms");
         }
         frozenAtEpochMicros = epochMicros();
@@ -415,7 +416,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
     /**
      * The vCPU states of the current migration freeze, in vCPU order: each vCPU thread saved its
      * own as it parked (FrozenVcpuStates), in parallel with the last pages; a vCPU that was
-     * parked already is saved here. Only between {@link #freezeVcpusForMigration()} and the end
+     * parked already is saved here. Only between {@link #freezeVcpusForMigration(boolean)} and the end
      * of the migration.
      */
     public List<VcpuState> frozenVcpuStates() throws InterruptedException {

@@ -97,7 +97,7 @@ class MachineKvmTest {
             }).get();
             log.start();
             AtomicInteger stops = new AtomicInteger();
-            m.freezeVcpusForMigration();
+            m.freezeVcpusForMigration(false);
             m.onControlThread(m::enterFinishMigrateOnControlThread).get();
             m.onControlThread(() -> {
                 m.finishOutgoingMigrationOnControlThread(() -> {

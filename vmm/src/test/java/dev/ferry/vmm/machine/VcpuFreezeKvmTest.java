@@ -66,7 +66,7 @@ class VcpuFreezeKvmTest {
                     // returns once the freeze is on.
                     CompletableFuture.runAsync(() -> {
                         try {
-                            froze.complete(control.freeze(vcpu::requestExit, 5_000));
+                            froze.complete(control.freeze(vcpu::requestExit, 5_000, true));
                         } catch (InterruptedException e) {
                             froze.completeExceptionally(e);
                         }

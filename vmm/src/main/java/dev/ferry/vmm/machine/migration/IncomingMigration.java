@@ -180,6 +180,7 @@ final class IncomingMigration implements IncomingMachine {
         machine.ram().discard();
         sink = new GuestRamSink(machine.ram());
         vcpus = new VcpuState[machine.identity().vcpus()];
+        SwitchoverHeap.makeRoomForMigration();
     }
 
     @Override
@@ -204,6 +205,8 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public void switchoverImminent() {
+        // Before the APPLIED answer: the source waits for it with its guest running.
+        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);
         priority.raise();
     }
 

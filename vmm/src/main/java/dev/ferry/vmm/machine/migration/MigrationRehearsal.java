@@ -123,6 +123,8 @@ final class MigrationRehearsal {
             // Off any migration's path: the probe waits for an idle core (OutgoingMigration,
             // JitPriority read its answer).
             Threads.probeIdlePolicy();
+            // Loads and initialises the management beans the switchover reads (10 ms the first time).
+            SwitchoverHeap.freeBytes();
             long t0 = System.nanoTime();
             List<StateSection> devices = machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
             for (int round = 0; round < ROUNDS && !(urgent && round > 0); round++) {

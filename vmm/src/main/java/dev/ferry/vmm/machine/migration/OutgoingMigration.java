@@ -191,6 +191,7 @@ final class OutgoingMigration implements SwitchoverHooks {
                 machine.takeOverDirtyLogOnControlThread();
                 return new KvmDirtyLog(machine.vmOnControlThread(), machine.ram());
             }).get();
+            SwitchoverHeap.makeRoomForMigration();
             PrecopyEngine e = PrecopyEngine.create(new RamPages(machine.ram()), dirtyLog, s.sink(),
                     new PrecopyParameters(settings.downtimeLimitMillis(), settings.maxBandwidth(),
                             settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
@@ -280,10 +281,11 @@ final class OutgoingMigration implements SwitchoverHooks {
     @Override
     public void stopGuest() {
         controller.rehearsal().await(2_000);
+        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);     // while the guest still runs
         priority.raise();
         stopNanos = System.nanoTime();
         try {
-            machine.freezeVcpusForMigration();
+            machine.freezeVcpusForMigration(priority.raisedHere());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CancellationException("interrupted while stopping the vCPUs");
@@ -349,6 +351,7 @@ final class OutgoingMigration implements SwitchoverHooks {
     @Override
     public void passCompleted(int pass) {
         controller.notifyPass(pass + 1);
+        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);
     }
 
     MigrationInfo info() {

@@ -35,6 +35,11 @@ final class SwitchoverPriority {
         }
     }
 
+    /** True if {@link #raise} took effect on this thread (it runs in SCHED_FIFO now). */
+    boolean raisedHere() {
+        return raised == Thread.currentThread();
+    }
+
     /** Back to the normal policy, if {@link #raise} took effect on this thread. */
     void lower() {
         if (raised == Thread.currentThread()) {

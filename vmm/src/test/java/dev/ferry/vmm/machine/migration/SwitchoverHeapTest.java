@@ -1,0 +1,53 @@
+package dev.ferry.vmm.machine.migration;
+
+import org.junit.jupiter.api.Test;
+
+import java.lang.management.ManagementFactory;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Room in the young generation before a switchover: a collection now rather than in the pause. */
+class SwitchoverHeapTest {
+
+    private static long collections() {
+        long n = 0;
+        for (var c : ManagementFactory.getGarbageCollectorMXBeans()) {
+            n += c.getCollectionCount();
+        }
+        return n;
+    }
+
+    @Test
+    void anEdenWithoutTheRoomAskedForIsCollectedNow() {
+        long before = collections();
+        // No eden has this much room: a collection must happen, and the filling must end.
+        assertTrue(SwitchoverHeap.makeRoom(Long.MAX_VALUE), "collected");
+        assertTrue(collections() > before);
+    }
+
+    @Test
+    void anEdenWithRoomIsLeftAlone() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        assertFalse(SwitchoverHeap.makeRoom(0));    // the first call links what it calls: not measured
+        long before = threads.getCurrentThreadAllocatedBytes();
+        assertFalse(SwitchoverHeap.makeRoom(0));
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(allocated < 16 * 1024, allocated + " bytes allocated");
+    }
+
+    @Test
+    void aMigrationStartsWithHalfTheEdenFree() {
+        for (int i = 0; i < 64; i++) {
+            filler = new byte[64 * 1024];      // some garbage, whatever the eden held before
+        }
+        SwitchoverHeap.makeRoomForMigration();
+        java.lang.management.MemoryPoolMXBean eden = ManagementFactory.getMemoryPoolMXBeans().stream()
+                .filter(p -> p.getName().contains("Eden")).findFirst().orElseThrow();
+        long size = eden.getUsage().getMax() > 0 ? eden.getUsage().getMax() : eden.getUsage().getCommitted();
+        // Other threads of the test JVM may allocate meanwhile: a quarter is the margin.
+        assertTrue(SwitchoverHeap.freeBytes() >= size / 4, SwitchoverHeap.freeBytes() + " of " + size + " free");
+    }
+
+    static volatile byte[] filler;
+}
