@@ -180,6 +180,7 @@ final class IncomingMigration implements IncomingMachine {
         machine.ram().discard();
         sink = new GuestRamSink(machine.ram());
         vcpus = new VcpuState[machine.identity().vcpus()];
+        timelineFromSync = false;
         SwitchoverHeap.makeRoomForMigration();
     }
 
@@ -201,6 +202,7 @@ final class IncomingMigration implements IncomingMachine {
     @Override
     public void vcpuState(int index, int version, ByteBuffer state) throws StateException {
         vcpus[index] = VcpuStateCodec.decode(version, state);
+        timeline.mark("vCPU state decoded");     // a constant: no string built in the downtime
     }
 
     @Override
@@ -208,7 +210,14 @@ final class IncomingMigration implements IncomingMachine {
         // Before the APPLIED answer: the source waits for it with its guest running.
         SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);
         priority.raise();
+        // The switchover's stamps start here: what this thread does until END is on the downtime.
+        timeline = new DebugTimeline("incoming: ");
+        timeline.mark("SYNC received");
+        timelineFromSync = true;
     }
+
+    /** The current stream's timeline started at its SYNC (a file has none: it starts at END). */
+    private volatile boolean timelineFromSync;
 
     /** The migration thread's, from the source's SYNC until the guest runs here. */
     private final SwitchoverPriority priority = new SwitchoverPriority();
@@ -220,7 +229,9 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public void load(IncomingState state, Acknowledgement ack) throws StateException, IOException {
-        timeline = new DebugTimeline("incoming: ");
+        if (!timelineFromSync) {
+            timeline = new DebugTimeline("incoming: ");
+        }
         timeline.mark("END received");
         controller.rehearsal().await(2_000);
         lastStep.prepare(List.of(this.vcpus), state, ack);
