@@ -92,7 +92,9 @@ final class RamSenders {
                     return;
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
+            // Any failure, checked or not, is recorded: the engine's put() and finish() end
+            // only on a recorded failure or on every channel's END.
             failure.compareAndSet(null, new IOException("multifd channel " + id.index() + ": " + e.getMessage(), e));
             abortAll.run();
         } catch (InterruptedException e) {

@@ -30,7 +30,13 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
         this.memfd = memfd;
         this.mapping = mapping;
         this.base = new Pointer(mapping.address());
+        // All made here (one JNI call per GiB) and never replaced: final-field publication makes
+        // them safe to read from any thread without a lock.
         this.chunks = new ByteBuffer[(int) ((mapping.size() + CHUNK_SIZE - 1) >>> CHUNK_SHIFT)];
+        for (int i = 0; i < chunks.length; i++) {
+            long size = Math.min(CHUNK_SIZE, mapping.size() - ((long) i << CHUNK_SHIFT));
+            chunks[i] = mapping.buffer((long) i << CHUNK_SHIFT, (int) size).order(ByteOrder.LITTLE_ENDIAN);
+        }
     }
 
     /** Creates zero-filled RAM for {@code layout}; pages are allocated on first touch. */
@@ -150,14 +156,7 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
             throw new IndexOutOfBoundsException("RAM file offset 0x" + Long.toHexString(fileOffset) + " beyond 0x"
                     + Long.toHexString(mapping.size()));
         }
-        int chunk = (int) (fileOffset >>> CHUNK_SHIFT);
-        ByteBuffer c = chunks[chunk];
-        if (c == null) {
-            long size = Math.min(CHUNK_SIZE, mapping.size() - ((long) chunk << CHUNK_SHIFT));
-            c = mapping.buffer((long) chunk << CHUNK_SHIFT, (int) size).order(ByteOrder.LITTLE_ENDIAN);
-            chunks[chunk] = c;     // a benign race: any thread's buffer views the same memory
-        }
-        return c;
+        return chunks[(int) (fileOffset >>> CHUNK_SHIFT)];
     }
 
     /** The size of the buffers {@link #blockAt(long)} returns (the last may be shorter). */

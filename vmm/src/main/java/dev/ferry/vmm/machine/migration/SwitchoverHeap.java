@@ -65,11 +65,7 @@ final class SwitchoverHeap {
      * guest's allocates ~3 MB on the source, ~2 MB on the target (JFR allocation samples).
      */
     static boolean makeRoomForMigration() {
-        if (EDEN == null) {
-            return false;
-        }
-        MemoryUsage u = EDEN.getUsage();
-        return makeRoom((u.getMax() > 0 ? u.getMax() : u.getCommitted()) / 2);
+        return EDEN != null && makeRoom(EDEN.getUsage().getCommitted() / 2);
     }
 
     /** Free bytes in the young generation's eden now; Long.MAX_VALUE if unknown. */
@@ -77,25 +73,42 @@ final class SwitchoverHeap {
         if (EDEN == null) {
             return Long.MAX_VALUE;
         }
+        // Committed, not max: a collection comes when the eden as it is now is full.
         MemoryUsage u = EDEN.getUsage();
-        long size = u.getMax() > 0 ? u.getMax() : u.getCommitted();
-        return Math.max(0, size - u.getUsed());
+        return Math.max(0, u.getCommitted() - u.getUsed());
+    }
+
+    /** Collections of any kind so far (a young one that turns into a full one counts too). */
+    private static long collections() {
+        long n = 0;
+        for (GarbageCollectorMXBean c : ManagementFactory.getGarbageCollectorMXBeans()) {
+            n += Math.max(0, c.getCollectionCount());
+        }
+        return n;
     }
 
     /**
-     * Makes sure the eden has at least {@code bytes} free, with a young collection now if it has
-     * not. Returns true if it collected. Bounded: it allocates at most the eden's size plus
-     * one chunk (a collector that does not collect on a full eden is left alone).
+     * Makes sure the eden has at least {@code bytes} free (at most half of it), with a young
+     * collection now if it has not. Returns true if it collected. Bounded: it allocates at most
+     * the eden's size plus one chunk (a collector that does not collect on a full eden is left
+     * alone).
      */
     static boolean makeRoom(long bytes) {
-        if (YOUNG_COLLECTOR == null || freeBytes() >= bytes) {
+        if (YOUNG_COLLECTOR == null) {
             return false;
         }
-        long before = YOUNG_COLLECTOR.getCollectionCount();
-        long budget = EDEN.getUsage().getCommitted() + FILL_CHUNK;
+        long committed = EDEN.getUsage().getCommitted();
+        // An eden too small for the request is asked for half of itself: else every call
+        // would collect, the one just before the stop included.
+        long wanted = Math.min(bytes, committed / 2);
+        if (freeBytes() >= wanted) {
+            return false;
+        }
+        long before = collections();
+        long budget = committed + FILL_CHUNK;
         for (long filled = 0; filled <= budget; filled += FILL_CHUNK) {
             filler = new byte[FILL_CHUNK];
-            if (YOUNG_COLLECTOR.getCollectionCount() != before) {
+            if (collections() != before) {
                 filler = null;
                 return true;
             }
