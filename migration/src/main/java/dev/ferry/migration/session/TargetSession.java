@@ -154,7 +154,9 @@ public final class TargetSession {
                     machine.switchoverImminent();
                     int pass = Payloads.pass(r.payload(), r.type(), r.offset());
                     if (receivers != null) {
-                        receivers.awaitPass(pass);
+                        // The RAM channels end before the SYNC: all of them have, and every
+                        // page they carried is in RAM, once their threads are gone.
+                        receivers.await();
                     }
                     answer(RecordType.APPLIED, Payloads.pass(pass));
                 }
@@ -355,19 +357,6 @@ public final class TargetSession {
                 }
                 passes.forceTermination();
             }
-        }
-
-        /** Waits until every RAM channel is past the PASS_END of {@code pass}, or has ended. */
-        void awaitPass(int pass) throws StreamException {
-            int phase = passes.getPhase();
-            try {
-                while (phase >= 0 && phase < pass) {
-                    phase = passes.awaitAdvanceInterruptibly(phase);
-                }
-            } catch (InterruptedException e) {
-                throw interrupted();
-            }
-            throwIfFailed();
         }
 
         /** Waits for every RAM channel's END; throws the first channel's failure. */
