@@ -38,8 +38,6 @@ public final class PageBatch implements StagedPayload {
     /** A movable view of the block last added from, for the zero test (see {@link #add(long, ByteBuffer, int)}). */
     private ByteBuffer cursorBlock;
     private ByteBuffer cursor;
-    /** Compared with, never moved (mismatch reads its position and limit only): shared by all batches. */
-    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(PAGE).asReadOnlyBuffer();
 
     public PageBatch() {
         this(MAX_PAGES);
@@ -100,7 +98,7 @@ public final class PageBatch implements StagedPayload {
             cursor = block.duplicate();
         }
         cursor.limit(offset + PAGE).position(offset);
-        boolean isZero = cursor.mismatch(ZERO_PAGE) == -1;
+        boolean isZero = ZeroPages.isZeroView(cursor);
         addresses[size] = gpa;
         zero[size++] = isZero;
         if (!isZero) {

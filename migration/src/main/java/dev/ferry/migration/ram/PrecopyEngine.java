@@ -261,8 +261,11 @@ public final class PrecopyEngine {
         return c;
     }
 
+    /** Reused by every pass (the last one runs in the downtime): the sink is done with it after each flush. */
+    private final PageBatch batch = new PageBatch(BATCH_PAGES);
+
     private void sendPages(long[] bits) throws IOException, InterruptedException {
-        PageBatch batch = new PageBatch(BATCH_PAGES);
+        batch.clear();
         for (int w = nextNonZero(bits, 0); w < bits.length; w = nextNonZero(bits, w + 1)) {
             long word = bits[w];
             while (word != 0) {

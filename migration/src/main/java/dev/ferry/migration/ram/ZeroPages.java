@@ -16,6 +16,14 @@ public final class ZeroPages {
     public static boolean isZero(ByteBuffer page) {
         ByteBuffer p = page.duplicate();
         p.limit(p.position() + PAGE_SIZE);
-        return p.mismatch(ZERO.duplicate()) == -1;
+        return isZeroView(p);
+    }
+
+    /**
+     * True if {@code view}, from its position to its limit (one page), is all zero. Allocates
+     * nothing: the zero page is shared and never moved (mismatch only reads its bounds).
+     */
+    static boolean isZeroView(ByteBuffer view) {
+        return view.mismatch(ZERO) == -1;
     }
 }

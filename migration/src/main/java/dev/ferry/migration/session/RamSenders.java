@@ -26,8 +26,7 @@ final class RamSenders {
     /** Batches queued per channel: enough to keep its thread busy, little enough to bound memory. */
     static final int QUEUE_DEPTH = 4;
 
-    private sealed interface Item permits Ram, Pages, PassEnd, End {}
-    private record Ram(ByteBuffer[] parts) implements Item {}
+    private sealed interface Item permits Pages, PassEnd, End {}
     private record Pages(PageBatch batch) implements Item {}
     private record PassEnd(int pass) implements Item {}
     private record End() implements Item {}
@@ -79,8 +78,6 @@ final class RamSenders {
                     w.writeRecord(RecordType.RAM, 0, p.batch());
                     p.batch().clear();
                     freeBatches.offer(p.batch());
-                } else if (item instanceof Ram r) {
-                    w.writeRecord(RecordType.RAM, 0, r.parts());
                 } else if (item instanceof PassEnd p) {
                     w.writeRecord(RecordType.PASS_END, 0, ByteBuffer.allocate(4).putInt(0, p.pass()));
                 } else {
@@ -105,11 +102,6 @@ final class RamSenders {
     /** Bytes of stream the channels have written so far, headers included. */
     long bytesSent() {
         return bytesSent.get();
-    }
-
-    void send(ByteBuffer[] parts) throws IOException {
-        put(queues.get(next), new Ram(parts));
-        next = (next + 1) % queues.size();
     }
 
     /** Queues a copy of {@code batch}'s entries (the pages are read when the channel writes them). */

@@ -117,14 +117,14 @@ public final class SourceSession {
         return new RecordSink() {
             @Override
             public void write(RecordType type, ByteBuffer... parts) throws IOException {
-                if (type == RecordType.RAM && ramSenders != null && !switchedOver) {
-                    ramSenders.send(parts);
-                } else {
-                    writer.writeRecord(type, 0, parts);
-                    if (type == RecordType.END) {
-                        endSent = true;
-                        yieldAfterSwitchover.run();
-                    }
+                if (type == RecordType.RAM) {
+                    // Pages go through writePages: with multifd they belong on the RAM channels.
+                    throw new IllegalArgumentException("RAM records are written with writePages");
+                }
+                writer.writeRecord(type, 0, parts);
+                if (type == RecordType.END) {
+                    endSent = true;
+                    yieldAfterSwitchover.run();
                 }
             }
 

@@ -21,9 +21,10 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
     private final Memfd memfd;
     private final HostMapping mapping;
     private final Pointer base;
-    private static final int CHUNK_SHIFT = 30;
-    private static final long CHUNK_SIZE = 1L << CHUNK_SHIFT;
-    private final ByteBuffer[] chunks;
+    private static final int BLOCK_SHIFT = 30;
+    /** The size of the buffers {@link #blockAt(long)} returns (the last may be shorter). */
+    public static final long BLOCK_SIZE = 1L << BLOCK_SHIFT;
+    private final ByteBuffer[] blocks;
 
     private GuestRam(MemoryLayout layout, Memfd memfd, HostMapping mapping) {
         this.layout = layout;
@@ -32,10 +33,10 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
         this.base = new Pointer(mapping.address());
         // All made here (one JNI call per GiB) and never replaced: final-field publication makes
         // them safe to read from any thread without a lock.
-        this.chunks = new ByteBuffer[(int) ((mapping.size() + CHUNK_SIZE - 1) >>> CHUNK_SHIFT)];
-        for (int i = 0; i < chunks.length; i++) {
-            long size = Math.min(CHUNK_SIZE, mapping.size() - ((long) i << CHUNK_SHIFT));
-            chunks[i] = mapping.buffer((long) i << CHUNK_SHIFT, (int) size).order(ByteOrder.LITTLE_ENDIAN);
+        this.blocks = new ByteBuffer[(int) ((mapping.size() + BLOCK_SIZE - 1) >>> BLOCK_SHIFT)];
+        for (int i = 0; i < blocks.length; i++) {
+            long size = Math.min(BLOCK_SIZE, mapping.size() - ((long) i << BLOCK_SHIFT));
+            blocks[i] = mapping.buffer((long) i << BLOCK_SHIFT, (int) size).order(ByteOrder.LITTLE_ENDIAN);
         }
     }
 
@@ -131,15 +132,15 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
     }
 
     /**
-     * Views are slices of a few cached 1 GiB buffers over the mapping: creating a direct buffer
-     * is a JNI call, too slow for migration, which asks for a view of every page it sends.
+     * Views are slices of the 1 GiB block buffers made with the RAM ({@link #blockAt}): creating
+     * a direct buffer is a JNI call, too slow for callers that ask for many small views.
      */
     @Override
     public ByteBuffer view(long gpa, int length) {
         long offset = offsetOf(gpa, length);
-        int within = (int) (offset & (CHUNK_SIZE - 1));
-        if (within + (long) length > CHUNK_SIZE) {
-            // Straddles two chunks (never for a page: chunks are page-aligned).
+        int within = (int) (offset & (BLOCK_SIZE - 1));
+        if (within + (long) length > BLOCK_SIZE) {
+            // Straddles two blocks (never for a page: blocks are page-aligned).
             return base.getByteBuffer(offset, length).order(ByteOrder.LITTLE_ENDIAN);
         }
         return blockAt(offset).slice(within, length).order(ByteOrder.LITTLE_ENDIAN);
@@ -156,11 +157,8 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
             throw new IndexOutOfBoundsException("RAM file offset 0x" + Long.toHexString(fileOffset) + " beyond 0x"
                     + Long.toHexString(mapping.size()));
         }
-        return chunks[(int) (fileOffset >>> CHUNK_SHIFT)];
+        return blocks[(int) (fileOffset >>> BLOCK_SHIFT)];
     }
-
-    /** The size of the buffers {@link #blockAt(long)} returns (the last may be shorter). */
-    public static final long BLOCK_SIZE = CHUNK_SIZE;
 
     @Override
     public void zero(long gpa, long length) {

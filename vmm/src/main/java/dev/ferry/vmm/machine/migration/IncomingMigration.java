@@ -180,7 +180,7 @@ final class IncomingMigration implements IncomingMachine {
         machine.ram().discard();
         sink = new GuestRamSink(machine.ram());
         vcpus = new VcpuState[machine.identity().vcpus()];
-        timelineFromSync = false;
+        timeline = new DebugTimeline("incoming: ");   // restarted at the SYNC, if the stream has one
         SwitchoverHeap.makeRoomForMigration();
     }
 
@@ -213,11 +213,7 @@ final class IncomingMigration implements IncomingMachine {
         // The switchover's stamps start here: what this thread does until END is on the downtime.
         timeline = new DebugTimeline("incoming: ");
         timeline.mark("SYNC received");
-        timelineFromSync = true;
     }
-
-    /** The current stream's timeline started at its SYNC (a file has none: it starts at END). */
-    private volatile boolean timelineFromSync;
 
     /** The migration thread's, from the source's SYNC until the guest runs here. */
     private final SwitchoverPriority priority = new SwitchoverPriority();
@@ -229,9 +225,6 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public void load(IncomingState state, Acknowledgement ack) throws StateException, IOException {
-        if (!timelineFromSync) {
-            timeline = new DebugTimeline("incoming: ");
-        }
         timeline.mark("END received");
         controller.rehearsal().await(2_000);
         lastStep.prepare(List.of(this.vcpus), state, ack);

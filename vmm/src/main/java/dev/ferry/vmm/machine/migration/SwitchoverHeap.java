@@ -36,7 +36,6 @@ final class SwitchoverHeap {
     private static volatile byte[] filler;
 
     private static final MemoryPoolMXBean EDEN = eden();
-    private static final GarbageCollectorMXBean YOUNG_COLLECTOR = youngCollector();
 
     private static MemoryPoolMXBean eden() {
         for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
@@ -45,18 +44,6 @@ final class SwitchoverHeap {
             }
         }
         return null;                                // a collector without one (ZGC, Shenandoah)
-    }
-
-    private static GarbageCollectorMXBean youngCollector() {
-        if (EDEN == null) {
-            return null;
-        }
-        for (GarbageCollectorMXBean c : ManagementFactory.getGarbageCollectorMXBeans()) {
-            if (java.util.Arrays.asList(c.getMemoryPoolNames()).contains(EDEN.getName())) {
-                return c;
-            }
-        }
-        return null;
     }
 
     /**
@@ -94,7 +81,7 @@ final class SwitchoverHeap {
      * alone).
      */
     static boolean makeRoom(long bytes) {
-        if (YOUNG_COLLECTOR == null) {
+        if (EDEN == null) {
             return false;
         }
         long committed = EDEN.getUsage().getCommitted();
