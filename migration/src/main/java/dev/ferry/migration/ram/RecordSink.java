@@ -8,7 +8,13 @@ import java.nio.ByteBuffer;
 /** Where the engine's records go (a StreamWriter over a transport). */
 @FunctionalInterface
 public interface RecordSink {
-    void write(RecordType type, ByteBuffer... parts) throws IOException;
+    /** Writes one record of {@code type} with {@code flags} (RecordType.knownFlags), the parts in order. */
+    void write(RecordType type, int flags, ByteBuffer... parts) throws IOException;
+
+    /** Writes one record of {@code type} without flags. */
+    default void write(RecordType type, ByteBuffer... parts) throws IOException {
+        write(type, 0, parts);
+    }
 
     /**
      * Writes {@code batch} as one RAM record. The batch is the engine's again when this returns

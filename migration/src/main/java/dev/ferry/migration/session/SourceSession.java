@@ -116,12 +116,12 @@ public final class SourceSession {
     public RecordSink sink() {
         return new RecordSink() {
             @Override
-            public void write(RecordType type, ByteBuffer... parts) throws IOException {
+            public void write(RecordType type, int flags, ByteBuffer... parts) throws IOException {
                 if (type == RecordType.RAM) {
                     // Pages go through writePages: with multifd they belong on the RAM channels.
                     throw new IllegalArgumentException("RAM records are written with writePages");
                 }
-                writer.writeRecord(type, 0, parts);
+                writer.writeRecord(type, flags, parts);
                 if (type == RecordType.END) {
                     endSent = true;
                     yieldAfterSwitchover.run();

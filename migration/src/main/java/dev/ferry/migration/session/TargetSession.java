@@ -185,7 +185,8 @@ public final class TargetSession {
                     if (pageStates != null) {
                         throw new StreamException("second PAGE_STATE record", r.offset());
                     }
-                    pageStates = Payloads.pageStates(r.payload(), machine.pageStatePages(), r.offset());
+                    pageStates = Payloads.pageStates(r.payload(), r.flags(), machine.pageStatePages(),
+                            r.offset());
                 }
                 case END -> {
                     if (receivers != null) {

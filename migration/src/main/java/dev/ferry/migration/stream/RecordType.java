@@ -16,8 +16,8 @@ public enum RecordType {
     VCPU(4, 1024 * 1024),
     /** One device's versioned state. */
     DEVICE(5, 1024 * 1024),
-    /** The page-state (shared/private) bitmap. */
-    PAGE_STATE(6, 64 * 1024 * 1024),
+    /** The page-state (shared/private) bitmap: every word, or runs of equal words (flag RUNS). */
+    PAGE_STATE(6, 64 * 1024 * 1024, RecordType.PAGE_STATE_RUNS),
     /** Everything has been sent. */
     END(7, 64),
     /** Return path: the target has loaded the whole stream and takes over the guest. */
@@ -31,12 +31,25 @@ public enum RecordType {
     /** Return path: every page sent before the SYNC with this pass number has been applied. */
     APPLIED(12, 64);
 
+    /**
+     * PAGE_STATE's flag (format 2.1): the payload lists runs of equal bitmap words instead of
+     * every word. A 4 GiB guest's bitmap is 128 KiB and is sent while the guest is stopped; as
+     * runs, a bitmap that is all one value (every page shared, or private) is 20 bytes.
+     */
+    public static final int PAGE_STATE_RUNS = 1;
+
     private final int code;
     private final int maxPayload;
+    private final int knownFlags;
 
     RecordType(int code, int maxPayload) {
+        this(code, maxPayload, 0);
+    }
+
+    RecordType(int code, int maxPayload, int knownFlags) {
         this.code = code;
         this.maxPayload = maxPayload;
+        this.knownFlags = knownFlags;
     }
 
     public int code() {
@@ -45,6 +58,11 @@ public enum RecordType {
 
     public int maxPayload() {
         return maxPayload;
+    }
+
+    /** The record flags this version understands for the type; a reader refuses any other. */
+    public int knownFlags() {
+        return knownFlags;
     }
 
     /** The type with {@code code}, or null for a code this version does not know. */

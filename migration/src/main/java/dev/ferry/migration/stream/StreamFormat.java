@@ -16,7 +16,8 @@ public final class StreamFormat {
     public static final byte[] MAGIC = {'F', 'E', 'R', 'R', 'Y', 'M', 'I', 'G'};
     /** 2: VCPU records carry a versioned binary state (format 1 had a JSON section). */
     public static final int MAJOR = 2;
-    public static final int MINOR = 0;
+    /** 1: PAGE_STATE may come as runs of equal words (RecordType.PAGE_STATE_RUNS). */
+    public static final int MINOR = 1;
     public static final int HEADER_SIZE = 16;
     public static final int RECORD_HEADER_SIZE = 8;
     public static final int RECORD_TRAILER_SIZE = 4;

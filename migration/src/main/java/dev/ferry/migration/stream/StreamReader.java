@@ -86,6 +86,11 @@ public final class StreamReader {
         if ((int) crc.getValue() != expected) {
             throw new StreamException(type + " record checksum mismatch", start);
         }
+        if ((flags & ~type.knownFlags()) != 0) {
+            // After the checksum: a flipped bit is reported as one, not as a strange flag.
+            throw new StreamException(type + " record has flags 0x" + Integer.toHexString(flags)
+                    + " that this Ferry does not know", start);
+        }
         if (type == RecordType.END) {
             ended = true;
         }

@@ -115,7 +115,7 @@ class PrecopyEngineTest {
         }
 
         @Override
-        public void write(RecordType type, ByteBuffer... parts) throws IOException {
+        public void write(RecordType type, int flags, ByteBuffer... parts) throws IOException {
             if (failAfterRecords >= 0 && records.size() >= failAfterRecords) {
                 throw new IOException("connection reset by peer");
             }

@@ -159,7 +159,7 @@ final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
         sink.write(RecordType.VCPU, Payloads.vcpu(0, 1, 1, ByteBuffer.allocate(8).putLong(0, writes())));
         sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(new StateSection("serial0", 1, 1,
                 StateSectionCodec.stateOf(Map.of("lcr", 3)), Map.of()))));
-        sink.write(RecordType.PAGE_STATE, Payloads.pageStates(pages, new long[(pages + 63) / 64]));
+        Payloads.pageStates(pages, new long[(pages + 63) / 64]).writeTo(sink);
     }
 
     @Override

@@ -5,6 +5,8 @@ import dev.ferry.migration.ram.MigrationStats;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.PrecopyParameters;
 import dev.ferry.migration.state.StateSectionCodec;
+import dev.ferry.migration.stream.RecordType;
+import dev.ferry.migration.stream.StreamException;
 import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
@@ -19,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -172,7 +175,7 @@ class SessionTest {
         byte[] flipped = bytes.clone();
         flipped[bytes.length / 2] ^= 0x10;
         Files.write(tmp.resolve("flipped.mig"), flipped);
-        Files.write(tmp.resolve("short.mig"), java.util.Arrays.copyOf(bytes, bytes.length - 100));
+        Files.write(tmp.resolve("short.mig"), Arrays.copyOf(bytes, bytes.length - 100));
         FakeGuest.Target target = new FakeGuest.Target(guest.identity());
         FileMigrationChannel f1 = FileMigrationChannel.open(tmp.resolve("flipped.mig"));
         MigrationException e = assertThrows(MigrationException.class, () -> new TargetSession(() -> f1).run(target));
@@ -278,33 +281,84 @@ class SessionTest {
 
     @Test
     void theVcpuPayloadRoundTrips() throws Exception {
-        assertEquals(7, Payloads.pass(Payloads.pass(7), dev.ferry.migration.stream.RecordType.SYNC, 0));
-        assertThrows(dev.ferry.migration.stream.StreamException.class,
-                () -> Payloads.pass(ByteBuffer.allocate(5), dev.ferry.migration.stream.RecordType.APPLIED, 0));
+        assertEquals(7, Payloads.pass(Payloads.pass(7), RecordType.SYNC, 0));
+        assertThrows(StreamException.class,
+                () -> Payloads.pass(ByteBuffer.allocate(5), RecordType.APPLIED, 0));
         Payloads.Vcpu v = Payloads.vcpu(Payloads.vcpu(3, 5, 2, ByteBuffer.wrap(new byte[] {42, 43})), 0);
         assertEquals(3, v.index());
         assertEquals(5, v.version());
         assertEquals(2, v.minimumVersion());
         assertEquals(ByteBuffer.wrap(new byte[] {42, 43}), v.state());
-        assertThrows(dev.ferry.migration.stream.StreamException.class,
+        assertThrows(StreamException.class,
                 () -> Payloads.vcpu(ByteBuffer.allocate(7), 0), "shorter than its header");
-        assertThrows(dev.ferry.migration.stream.StreamException.class,
+        assertThrows(StreamException.class,
                 () -> Payloads.vcpu(Payloads.vcpu(0, 1, 2, ByteBuffer.allocate(0)), 0), "minimum above version");
-        assertThrows(dev.ferry.migration.stream.StreamException.class,
-                () -> Payloads.pageStates(Payloads.pageStates(100, new long[2]), 64, 0));
+        assertThrows(StreamException.class,
+                () -> Payloads.pageStates(Payloads.pageStates(100, new long[2]).payload(), 0, 64, 0));
     }
 
     @Test
     void pageStatesGoBigEndianWordByWordAndComeBackEqual() throws Exception {
         long[] words = {0x0102030405060708L, -1L, 0, 1L << 63};
-        ByteBuffer p = Payloads.pageStates(250, words);
+        Payloads.PageStates encoded = Payloads.pageStates(250, words);
+        assertEquals(0, encoded.flags(), "four different words: every word is shorter than four runs");
+        ByteBuffer p = encoded.payload();
         assertEquals(0, p.position());
         assertEquals(8 + 4 * 8, p.remaining());
         assertEquals(250, p.getLong(0));
         assertEquals(1, p.get(8), "docs/migration-stream.md: big-endian, like the framing");
         assertEquals(8, p.get(15));
-        assertArrayEquals(words, Payloads.pageStates(p, 250, 0));
-        assertThrows(dev.ferry.migration.stream.StreamException.class,
-                () -> Payloads.pageStates(p.duplicate().limit(p.limit() - 1), 250, 0), "a byte short");
+        assertArrayEquals(words, Payloads.pageStates(p, 0, 250, 0));
+        assertThrows(StreamException.class,
+                () -> Payloads.pageStates(p.duplicate().limit(p.limit() - 1), 0, 250, 0), "a byte short");
+    }
+
+    @Test
+    void aBitmapOfFewRunsGoesAsRunsAndComesBackEqual() throws Exception {
+        // A 4 GiB guest: 2^20 pages, 16384 words; every 4th page of the first 512 MiB shared.
+        long[] words = new long[16384];
+        Arrays.fill(words, 0, 2048, 0x1111111111111111L);
+        Payloads.PageStates encoded = Payloads.pageStates(1 << 20, words);
+        assertEquals(RecordType.PAGE_STATE_RUNS, encoded.flags());
+        ByteBuffer p = encoded.payload();
+        assertEquals(8 + 2 * 12, p.remaining(), "two runs instead of 128 KiB");
+        assertEquals(2048, p.getInt(8));
+        assertEquals(0x1111111111111111L, p.getLong(12));
+        assertEquals(16384 - 2048, p.getInt(20));
+        assertEquals(0, p.getLong(24));
+        assertArrayEquals(words, Payloads.pageStates(p, encoded.flags(), 1 << 20, 0));
+
+        // 100 pages: two words; the last word's unused bits travel as they are.
+        assertArrayEquals(new long[] {-1L, -1L},
+                Payloads.pageStates(Payloads.pageStates(100, new long[] {-1L, -1L}).payload(),
+                        RecordType.PAGE_STATE_RUNS, 100, 0));
+    }
+
+    @Test
+    void runsThatDoNotCoverTheBitmapExactlyAreRefused() {
+        int runs = RecordType.PAGE_STATE_RUNS;
+        // 640 pages = 10 words.
+        assertRunsRefused(runs, "runs cover 9 of 10 words", run(9, 0));
+        assertRunsRefused(runs, "a run of 2 words after 9 of 10", run(9, 0), run(2, -1));
+        assertRunsRefused(runs, "a run of 0 words after 0 of 10", run(0, 0), run(10, 0));
+        assertRunsRefused(runs, "a run of 4294967295 words after 0 of 10", run(-1, 0));
+        assertRunsRefused(runs, "runs take 11 bytes, not a multiple of 12",
+                Arrays.copyOf(run(10, 0), 11));
+        assertRunsRefused(0, "has 12 bytes of bitmap for 640 pages", run(10, 0));
+    }
+
+    private static byte[] run(int words, long word) {
+        return ByteBuffer.allocate(12).putInt(words).putLong(word).array();
+    }
+
+    private static void assertRunsRefused(int flags, String why, byte[]... runs) {
+        ByteBuffer p = ByteBuffer.allocate(8 + Arrays.stream(runs).mapToInt(r -> r.length).sum());
+        p.putLong(640);
+        for (byte[] r : runs) {
+            p.put(r);
+        }
+        StreamException e = assertThrows(StreamException.class,
+                () -> Payloads.pageStates(p.flip(), flags, 640, 77));
+        assertTrue(e.getMessage().contains(why) && e.getMessage().endsWith("(at stream offset 77)"), e.getMessage());
     }
 }

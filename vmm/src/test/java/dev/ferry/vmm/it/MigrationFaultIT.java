@@ -1,6 +1,7 @@
 package dev.ferry.vmm.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.ferry.migration.stream.StreamFormat;
 import dev.ferry.vmm.testing.FaultProxy;
 import dev.ferry.vmm.testing.KvmAvailability;
 import dev.ferry.vmm.testing.MigrationPair;
@@ -66,7 +67,7 @@ class MigrationFaultIT {
 
             // Byte 8..9: the stream's major version.
             e = failedMigrationVia(p, FaultProxy.damaging(listen(p), (o, b) -> o == 9 ? 9 : b));
-            assertTrue(e.contains("stream format version 9.0 is not supported"), e);
+            assertTrue(e.contains("stream format version 9." + StreamFormat.MINOR + " is not supported"), e);
 
             // The connection cut in the middle of the RAM.
             e = failedMigrationVia(p, FaultProxy.cutting(listen(p), 3_000_000));

@@ -26,6 +26,6 @@ record SwitchoverState(List<VcpuState> vcpus, List<StateSection> devices, long p
         for (StateSection d : devices) {
             sink.write(RecordType.DEVICE, ByteBuffer.wrap(StateSectionCodec.encode(d)));
         }
-        sink.write(RecordType.PAGE_STATE, Payloads.pageStates(pageCount, pageStates));
+        Payloads.pageStates(pageCount, pageStates).writeTo(sink);
     }
 }

@@ -101,7 +101,7 @@ class PrecopyKvmTest {
              GuestRam target = GuestRam.create(new MemoryLayout(64L << 20), "target")) {
             KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.vmOnControlThread(), m.ram())).get();
             RamPages source = new RamPages(m.ram());
-            RecordSink sink = (type, parts) -> {
+            RecordSink sink = (type, flags, parts) -> {
                 if (type != RecordType.RAM) {
                     return;
                 }
