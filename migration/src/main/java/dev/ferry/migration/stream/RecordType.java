@@ -32,7 +32,7 @@ public enum RecordType {
     APPLIED(12, 64);
 
     /**
-     * PAGE_STATE's flag (format 2.1): the payload lists runs of equal bitmap words instead of
+     * PAGE_STATE's flag (format 3): the payload lists runs of equal bitmap words instead of
      * every word. A 4 GiB guest's bitmap is 128 KiB and is sent while the guest is stopped; as
      * runs, a bitmap that is all one value (every page shared, or private) is 20 bytes.
      */

@@ -328,6 +328,13 @@ class SessionTest {
         assertEquals(0, p.getLong(24));
         assertArrayEquals(words, Payloads.pageStates(p, encoded.flags(), 1 << 20, 0));
 
+        // The shorter form, and on a tie every word: 2 runs of 12 bytes = 3 words of 8.
+        assertEquals(0, Payloads.pageStates(0, new long[0]).flags(), "no words");
+        assertEquals(0, Payloads.pageStates(64, new long[] {0}).flags(), "one word: 8 bytes < 12");
+        assertEquals(0, Payloads.pageStates(192, new long[] {5, 5, 7}).flags(), "a tie");
+        assertEquals(RecordType.PAGE_STATE_RUNS, Payloads.pageStates(192, new long[] {5, 5, 5}).flags());
+        assertArrayEquals(new long[0], Payloads.pageStates(Payloads.pageStates(0, new long[0]).payload(), 0, 0, 0));
+
         // 100 pages: two words; the last word's unused bits travel as they are.
         assertArrayEquals(new long[] {-1L, -1L},
                 Payloads.pageStates(Payloads.pageStates(100, new long[] {-1L, -1L}).payload(),

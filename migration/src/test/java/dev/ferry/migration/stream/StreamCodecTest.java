@@ -105,6 +105,17 @@ class StreamCodecTest {
         ram.readHeader();
         assertTrue(assertThrows(StreamException.class, ram::next).getMessage()
                 .startsWith("RAM record has flags 0x1 that this Ferry does not know"));
+
+        // A flag flipped in transit is a damaged record: the checksum is checked first.
+        bytes.reset();
+        w.writeHeader();
+        w.writeRecord(RecordType.PAGE_STATE, RecordType.PAGE_STATE_RUNS, ByteBuffer.allocate(20));
+        byte[] flipped = bytes.toByteArray();
+        flipped[StreamFormat.HEADER_SIZE + 3] ^= 0x04;      // the flags' low byte: 0x1 -> 0x5
+        StreamReader damaged = reader(flipped);
+        damaged.readHeader();
+        assertEquals("PAGE_STATE record checksum mismatch (at stream offset 16)",
+                assertThrows(StreamException.class, damaged::next).getMessage());
     }
 
     @Test

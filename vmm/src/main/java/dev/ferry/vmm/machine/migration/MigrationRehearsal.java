@@ -36,6 +36,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -189,14 +190,16 @@ final class MigrationRehearsal {
      * downtime) and on a bitmap sent word for word, so that neither form is a branch the
      * compiled code has never seen.
      */
-    static void pageStateRoundTrip(long pageCount, long[] words) throws StreamException {
-        pageStateRoundTrip1(pageCount, words);
-        pageStateRoundTrip1(64L * DENSE_PAGE_STATES.length, DENSE_PAGE_STATES);
+    static void pageStateRoundTrip(long pageCount, long[] words) throws StreamException, SelfCheckFailed {
+        pageStateRoundTripOf(pageCount, words);
+        pageStateRoundTripOf(64L * DENSE_PAGE_STATES.length, DENSE_PAGE_STATES);
     }
 
-    private static void pageStateRoundTrip1(long pageCount, long[] words) throws StreamException {
+    private static void pageStateRoundTripOf(long pageCount, long[] words) throws StreamException, SelfCheckFailed {
         Payloads.PageStates p = Payloads.pageStates(pageCount, words);
-        Payloads.pageStates(p.payload(), p.flags(), pageCount, 0);
+        if (!Arrays.equals(Payloads.pageStates(p.payload(), p.flags(), pageCount, 0), words)) {
+            throw new SelfCheckFailed("the page-state bitmap differs after its codec (flags " + p.flags() + ")");
+        }
     }
 
     /** The copy differs from the original. */

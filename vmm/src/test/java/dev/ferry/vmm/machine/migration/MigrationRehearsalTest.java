@@ -44,4 +44,18 @@ class MigrationRehearsalTest {
             assertTrue(e.getMessage().contains("0x5008"), e.getMessage());
         }
     }
+
+    @Test
+    void pageStateCodecRoundTripsBothFormsOfA4GiBBitmap() {
+        long[] words = new long[16384];          // 4 GiB: every 4th page of its first 512 MiB shared
+        java.util.Arrays.fill(words, 0, 2048, 0x1111111111111111L);
+        assertDoesNotThrow(() -> MigrationRehearsal.pageStateRoundTrip(1L << 20, words));
+        long[] dense = new long[16384];
+        for (int i = 0; i < dense.length; i++) {
+            dense[i] = i;                        // no two neighbours equal: word by word
+        }
+        assertDoesNotThrow(() -> MigrationRehearsal.pageStateRoundTrip(1L << 20, dense));
+        assertThrows(dev.ferry.migration.stream.StreamException.class,
+                () -> MigrationRehearsal.pageStateRoundTrip(1L << 20, new long[16383]), "a bitmap one word short");
+    }
 }
