@@ -27,6 +27,8 @@ final class VcpuControl {
      * few hundred microseconds), which must not happen while the guest is stopped.
      */
     private FrozenVcpuStates nextFreeze;
+    /** What the current freeze's kick changed and {@link #thaw()} undoes; null if nothing. */
+    private Runnable undoKick;
 
     VcpuControl(int vcpus) {
         this.vcpus = vcpus;
@@ -131,9 +133,19 @@ final class VcpuControl {
      * {@link #stopAll} does, unless {@code spin} is false (see {@link #parkAll}).
      */
     boolean freeze(Runnable kick, long timeoutMillis, boolean spin) throws InterruptedException {
+        return freeze(kick, null, timeoutMillis, spin);
+    }
+
+    /**
+     * As {@link #freeze(Runnable, long, boolean)}, with a kick that changes something about the
+     * vCPU threads (their scheduling policy) which {@code undoKick} takes back when the freeze
+     * ends, before any vCPU can run again: at {@link #thaw()}, or here if they did not park.
+     */
+    boolean freeze(Runnable kick, Runnable undoKick, long timeoutMillis, boolean spin) throws InterruptedException {
         synchronized (this) {
             frozen = true;
             frozenStates = nextFreeze;
+            this.undoKick = undoKick;
             notifyAll();
         }
         boolean parkedAll = false;
@@ -149,6 +161,11 @@ final class VcpuControl {
 
     /** Ends {@link #freeze}: the vCPUs run again if the run flag says so. */
     synchronized void thaw() {
+        Runnable undo = undoKick;
+        undoKick = null;
+        if (undo != null) {
+            undo.run();     // under the lock: no vCPU leaves its wait before this is done
+        }
         frozen = false;
         if (frozenStates != null) {
             frozenStates = null;

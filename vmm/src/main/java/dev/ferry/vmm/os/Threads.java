@@ -87,9 +87,19 @@ public final class Threads {
         return LibC.sched_setscheduler(0, SCHED_FIFO, new int[] {1}) == 0;
     }
 
+    /** As {@link #enterRealtime()}, for thread {@code tid} of this process. */
+    public static boolean enterRealtime(int tid) {
+        return LibC.sched_setscheduler(tid, SCHED_FIFO, new int[] {1}) == 0;
+    }
+
     /** Sets the calling thread's scheduling policy (priority 0); false if the kernel refused. */
     public static boolean setPolicy(int policy) {
         return LibC.sched_setscheduler(0, policy, new int[] {0}) == 0;
+    }
+
+    /** As {@link #setPolicy(int)}, for thread {@code tid} of this process. */
+    public static boolean setPolicy(int tid, int policy) {
+        return LibC.sched_setscheduler(tid, policy, new int[] {0}) == 0;
     }
 
     /**

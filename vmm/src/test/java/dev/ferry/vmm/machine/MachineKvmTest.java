@@ -126,6 +126,36 @@ class MachineKvmTest {
     }
 
     @Test
+    void aRealTimeFreezeRunsTheVcpuThreadsAheadUntilTheThawAndTheGuestGoesOn(@TempDir Path tmp) throws Exception {
+        Path serial = tmp.resolve("serial.log");
+        try (Kvm kvm = Kvm.open(); Machine m = Machine.create(config(serial, 2, "mem=8 rate=8 hb=100"), kvm)) {
+            m.start().get();
+            awaitSerial(serial, "hb=1 ");
+            int[] tids = m.vcpuThreadIds();
+            org.junit.jupiter.api.Assumptions.assumeTrue(dev.ferry.vmm.os.Threads.enterRealtime(tids[0])
+                    && dev.ferry.vmm.os.Threads.setPolicy(tids[0], dev.ferry.vmm.os.Threads.SCHED_OTHER),
+                    "this process may not use SCHED_FIFO");
+
+            m.freezeVcpusForMigration(true);
+            for (int tid : tids) {
+                assertEquals(dev.ferry.vmm.os.Threads.SCHED_FIFO, ProcSelf.schedulingPolicyOf(tid),
+                        "frozen, parked, still ahead: nothing to undo before the thaw");
+            }
+            m.onControlThread(() -> {
+                m.resumeAfterMigrationOnControlThread(null);    // the migration failed: thaw
+                return null;
+            }).get();
+            for (int tid : tids) {
+                assertEquals(dev.ferry.vmm.os.Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOf(tid),
+                        "a vCPU runs the guest as a time-sharing thread again");
+            }
+            String before = Files.readString(serial);
+            awaitSerial(serial, "hb=" + (heartbeats(before) + 1) + " ");
+            assertTrue(Files.readString(serial).contains("errors=0"));
+        }
+    }
+
+    @Test
     void aScratchVcpuRehearsesTheStateTransferBesideTheRunningGuest(@TempDir Path tmp) throws Exception {
         Path serial = tmp.resolve("serial.log");
         try (Kvm kvm = Kvm.open(); Machine m = Machine.create(config(serial, 1, "mem=8 rate=8 hb=100"), kvm)) {

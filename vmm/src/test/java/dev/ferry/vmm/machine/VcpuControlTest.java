@@ -192,4 +192,30 @@ class VcpuControlTest {
         control.release();
         assertTrue(running(), "not left frozen");
     }
+
+    @Test
+    void whatTheKickChangedIsUndoneWhenTheFreezeEndsBeforeAnyVcpuRuns() throws Exception {
+        startVcpus();
+        control.release();
+        assertTrue(running());
+        java.util.concurrent.atomic.AtomicInteger undone = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicLong entriesWhenUndone = new java.util.concurrent.atomic.AtomicLong(-1);
+        assertTrue(control.freeze(() -> { }, () -> {
+            undone.incrementAndGet();
+            entriesWhenUndone.set(entries.get());
+        }, 5_000, true));
+        long entriesFrozen = entries.get();
+        assertEquals(0, undone.get(), "not while frozen");
+        control.thaw();
+        assertEquals(1, undone.get());
+        assertEquals(entriesFrozen, entriesWhenUndone.get(), "undone before any vCPU entered the guest again");
+        assertTrue(running());
+        control.thaw();
+        assertEquals(1, undone.get(), "once per freeze");
+
+        // A freeze that times out thaws again, and undoes its kick too.
+        VcpuControl lonely = new VcpuControl(1);
+        assertFalse(lonely.freeze(() -> { }, undone::incrementAndGet, 100, true));
+        assertEquals(2, undone.get());
+    }
 }

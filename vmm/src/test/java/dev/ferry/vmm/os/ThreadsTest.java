@@ -80,4 +80,32 @@ class ThreadsTest {
         assertEquals(Threads.SCHED_OTHER, after.get(), "leaving it needs no privilege");
         assertEquals(Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOfThisThread(), "only the calling thread changed");
     }
+
+    @Test
+    void anotherThreadOfThisProcessIsPutInTheRealTimePolicyAndBackByItsTid() throws Exception {
+        AtomicInteger tid = new AtomicInteger();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        Thread thread = new Thread(() -> {
+            tid.set(Threads.currentTid());
+            started.countDown();
+            try {
+                done.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        thread.start();
+        try {
+            started.await();
+            Assumptions.assumeTrue(Threads.enterRealtime(tid.get()), "this process may not use SCHED_FIFO");
+            assertEquals(Threads.SCHED_FIFO, ProcSelf.schedulingPolicyOf(tid.get()));
+            assertEquals(Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOfThisThread(), "only that thread changed");
+            assertEquals(true, Threads.setPolicy(tid.get(), Threads.SCHED_OTHER));
+            assertEquals(Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOf(tid.get()));
+        } finally {
+            done.countDown();
+            thread.join();
+        }
+    }
 }

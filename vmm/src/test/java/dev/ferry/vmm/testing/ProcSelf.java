@@ -33,8 +33,17 @@ public final class ProcSelf {
 
     /** The calling thread's scheduling policy as the kernel reports it (stat field 41). */
     public static int schedulingPolicyOfThisThread() {
+        return schedulingPolicy(Path.of("/proc/thread-self/stat"));
+    }
+
+    /** The scheduling policy of thread {@code tid} of this process (sched(7)'s SCHED_* value). */
+    public static int schedulingPolicyOf(int tid) {
+        return schedulingPolicy(Path.of("/proc/self/task/" + tid + "/stat"));
+    }
+
+    private static int schedulingPolicy(Path statFile) {
         try {
-            String stat = Files.readString(Path.of("/proc/thread-self/stat"));
+            String stat = Files.readString(statFile);
             String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
             return Integer.parseInt(fields[41 - 3]);
         } catch (IOException e) {
