@@ -15,7 +15,6 @@ import dev.ferry.vmm.hypervisor.VirtualMachine;
 import dev.ferry.vmm.memory.GuestRam;
 import dev.ferry.vmm.memory.PageStateBitmap;
 import dev.ferry.vmm.memory.RamRange;
-import dev.ferry.vmm.os.Threads;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -326,9 +325,8 @@ public final class Machine implements PlatformEvents, AutoCloseable {
      */
     public void freezeVcpusForMigration(boolean realtime) throws InterruptedException {
         VcpuControl c = vcpuControl;
-        boolean ahead = realtime && REALTIME_VCPU_PARKING;
-        if (c != null && !c.freeze(ahead ? raiseAndKickVcpus : kickVcpus, ahead ? lowerVcpus : null,
-                VCPU_STOP_TIMEOUT_MS, !realtime)) {
+        // A real-time freezer puts the vCPU threads ahead too, until the thaw (VcpuControl).
+        if (c != null && !c.freeze(kickVcpus, VCPU_STOP_TIMEOUT_MS, !realtime, realtime && REALTIME_VCPU_PARKING)) {
             throw new IllegalStateException("the vCPUs did not stop within " + VCPU_STOP_TIMEOUT_MS + " ms");
         }
         frozenAtEpochMicros = epochMicros();
@@ -627,37 +625,7 @@ public final class Machine implements PlatformEvents, AutoCloseable {
         }
     };
 
-    /**
-     * A real-time freezer's kick: the vCPU threads enter SCHED_FIFO first, until the freeze
-     * ends ({@link #lowerVcpus}, run by the thaw before they can run the guest again). Between
-     * the kick and its park, where it also saves its own state, a vCPU thread is on the
-     * downtime's path, and as a time-sharing thread that has used more than its share (it ran
-     * the guest) it waited behind anything else: `perf sched`, 4 GiB idle guest, 2-core host:
-     * moved to the other core behind a SCHED_IDLE compiler thread until the next tick (4 ms), or
-     * preempted mid-save by the control thread entering finish-migrate, then the QMP thread and
-     * a compiler thread (1.1 ms). Off with {@code -Dferry.migration.realtime-vcpus=false}.
-     */
-    private final Runnable raiseAndKickVcpus = this::raiseAndKickVcpus;
-
-    private void raiseAndKickVcpus() {
-        for (int tid : vcpuTids) {
-            if (tid != 0) {
-                Threads.enterRealtime(tid);
-            }
-        }
-        kickVcpus.run();
-    }
-
-    private final Runnable lowerVcpus = this::lowerVcpus;
-
-    private void lowerVcpus() {
-        for (int tid : vcpuTids) {
-            if (tid != 0) {
-                Threads.setPolicy(tid, Threads.SCHED_OTHER);
-            }
-        }
-    }
-
+    /** {@code -Dferry.migration.realtime-vcpus=false}: a real-time freezer leaves the vCPU threads' policy alone. */
     static final boolean REALTIME_VCPU_PARKING = !"false".equals(System.getProperty("ferry.migration.realtime-vcpus"));
 
     private void stopVcpus() {

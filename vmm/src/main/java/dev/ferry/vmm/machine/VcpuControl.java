@@ -1,6 +1,7 @@
 package dev.ferry.vmm.machine;
 
 import dev.ferry.vmm.hypervisor.Vcpu;
+import dev.ferry.vmm.os.Threads;
 
 /**
  * Where vCPU threads wait while the machine is not running, and how the control thread knows
@@ -27,11 +28,17 @@ final class VcpuControl {
      * few hundred microseconds), which must not happen while the guest is stopped.
      */
     private FrozenVcpuStates nextFreeze;
-    /** What the current freeze's kick changed and {@link #thaw()} undoes; null if nothing. */
-    private Runnable undoKick;
+    /** The kernel thread ids of this control's vCPU threads, by vCPU index; 0 when not running. */
+    private final int[] threadIds;
+    /**
+     * The vCPU threads the current freeze put in SCHED_FIFO (by index, 0 for none), which
+     * {@link #thaw()} puts back before any can leave its wait; null if it raised none.
+     */
+    private int[] raisedThreads;
 
     VcpuControl(int vcpus) {
         this.vcpus = vcpus;
+        this.threadIds = new int[vcpus];
         this.nextFreeze = new FrozenVcpuStates(vcpus);
     }
 
@@ -107,10 +114,47 @@ final class VcpuControl {
         }
     }
 
+    /** Called by vCPU thread {@code index} once it runs, with its kernel thread id. */
+    synchronized void threadStarted(int index, int tid) {
+        threadIds[index] = tid;
+    }
+
+    /** Called by vCPU thread {@code index} as it leaves its loop for good. */
+    synchronized void exited(int index) {
+        threadIds[index] = 0;
+        exited();
+    }
+
     /** Called by a vCPU thread that leaves its loop for good. */
     synchronized void exited() {
         parked++;
         notifyAll();
+    }
+
+    /** Under the lock: the running vCPU threads in the normal policy enter SCHED_FIFO; which did. */
+    private int[] raiseThreads() {
+        int[] raised = new int[threadIds.length];
+        for (int i = 0; i < threadIds.length; i++) {
+            int tid = threadIds[i];
+            if (tid != 0 && Threads.policyOf(tid) == Threads.SCHED_OTHER && Threads.enterRealtime(tid)) {
+                raised[i] = tid;
+            }
+        }
+        return raised;
+    }
+
+    /** Under the lock: what {@link #raiseThreads} did is undone, for the threads still running. */
+    private void lowerThreads() {
+        int[] raised = raisedThreads;
+        raisedThreads = null;
+        if (raised == null) {
+            return;
+        }
+        for (int i = 0; i < raised.length; i++) {
+            if (raised[i] != 0 && raised[i] == threadIds[i]) {
+                Threads.setPolicy(raised[i], Threads.SCHED_OTHER);
+            }
+        }
     }
 
     /**
@@ -133,19 +177,29 @@ final class VcpuControl {
      * {@link #stopAll} does, unless {@code spin} is false (see {@link #parkAll}).
      */
     boolean freeze(Runnable kick, long timeoutMillis, boolean spin) throws InterruptedException {
-        return freeze(kick, null, timeoutMillis, spin);
+        return freeze(kick, timeoutMillis, spin, false);
     }
 
     /**
-     * As {@link #freeze(Runnable, long, boolean)}, with a kick that changes something about the
-     * vCPU threads (their scheduling policy) which {@code undoKick} takes back when the freeze
-     * ends, before any vCPU can run again: at {@link #thaw()}, or here if they did not park.
+     * As {@link #freeze(Runnable, long, boolean)}; with {@code threadsAhead} (a freezer in
+     * SCHED_FIFO) the vCPU threads in the normal policy enter SCHED_FIFO before the kick and
+     * leave it at {@link #thaw()}, before any can run the guest again (here too if they did not
+     * all park). Between its kick and its park, where it also saves its own state, a vCPU thread
+     * is on the downtime's path, and as a time-sharing thread that has used more than its share
+     * (it ran the guest) it waited behind anything else: `perf sched`, 4 GiB idle guest, 2-core
+     * host: kicked while preempted, moved to the other core behind a SCHED_IDLE compiler thread
+     * until the next tick (a 4.1 ms freeze); mid-save, preempted by the control thread entering
+     * finish-migrate, then the QMP and a compiler thread (1.1 ms). Only this control's own
+     * threads are touched (a reset racing the freeze starts new ones under a new control), and
+     * a thread in another policy (chrt) is left as it is.
      */
-    boolean freeze(Runnable kick, Runnable undoKick, long timeoutMillis, boolean spin) throws InterruptedException {
+    boolean freeze(Runnable kick, long timeoutMillis, boolean spin, boolean threadsAhead) throws InterruptedException {
         synchronized (this) {
             frozen = true;
             frozenStates = nextFreeze;
-            this.undoKick = undoKick;
+            if (threadsAhead) {
+                raisedThreads = raiseThreads();
+            }
             notifyAll();
         }
         boolean parkedAll = false;
@@ -161,11 +215,7 @@ final class VcpuControl {
 
     /** Ends {@link #freeze}: the vCPUs run again if the run flag says so. */
     synchronized void thaw() {
-        Runnable undo = undoKick;
-        undoKick = null;
-        if (undo != null) {
-            undo.run();     // under the lock: no vCPU leaves its wait before this is done
-        }
+        lowerThreads();     // under the lock: no vCPU leaves its wait before this is done
         frozen = false;
         if (frozenStates != null) {
             frozenStates = null;

@@ -70,7 +70,9 @@ final class VcpuThread implements Runnable, VcpuControl.Parking {
     public void run() {
         try {
             vcpu.bindToCurrentThread();
-            threadIdSink.accept(dev.ferry.vmm.os.Threads.currentTid());
+            int tid = dev.ferry.vmm.os.Threads.currentTid();
+            control.threadStarted(vcpu.id(), tid);
+            threadIdSink.accept(tid);
             while (control.awaitRun(this)) {
                 VcpuExit exit = vcpu.run();
                 ExitAction action = handler.handle(vcpu.id(), exit);
@@ -95,7 +97,7 @@ final class VcpuThread implements Runnable, VcpuControl.Parking {
             Log.error("vCPU " + vcpu.id() + " thread failed: " + e);
             machineEvents.accept(vcpu.id(), new ExitAction.Fatal("vCPU " + vcpu.id() + ": " + e));
         } finally {
-            control.exited();
+            control.exited(vcpu.id());
         }
     }
 }

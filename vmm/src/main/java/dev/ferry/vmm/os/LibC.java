@@ -102,6 +102,9 @@ public final class LibC {
     /** {@code param} is struct sched_param: one int, the static priority (0 for SCHED_OTHER/IDLE). */
     public static native int sched_setscheduler(int pid, int policy, int[] param);
 
+    /** The policy of thread {@code pid} (SCHED_*), or -1 with errno set. */
+    public static native int sched_getscheduler(int pid);
+
     /** syscall(2) with no arguments besides the number (e.g. gettid). */
     public static native long syscall(long number);
 

@@ -97,6 +97,11 @@ public final class Threads {
         return LibC.sched_setscheduler(0, policy, new int[] {0}) == 0;
     }
 
+    /** The scheduling policy of thread {@code tid} (SCHED_*), or -1 if the kernel refused. */
+    public static int policyOf(int tid) {
+        return LibC.sched_getscheduler(tid);
+    }
+
     /** As {@link #setPolicy(int)}, for thread {@code tid} of this process. */
     public static boolean setPolicy(int tid, int policy) {
         return LibC.sched_setscheduler(tid, policy, new int[] {0}) == 0;

@@ -193,29 +193,86 @@ class VcpuControlTest {
         assertTrue(running(), "not left frozen");
     }
 
+    /** Test vCPU threads that report their tid, and note the policy they had at every guest entry. */
+    private List<Integer> startVcpusWatchingTheirPolicy(VcpuControl c, int count, int policy,
+                                                        java.util.Set<Integer> policiesSeen) throws Exception {
+        List<Integer> tids = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(count);
+        for (int i = 0; i < count; i++) {
+            int index = i;
+            Thread t = new Thread(() -> {
+                if (policy != dev.ferry.vmm.os.Threads.SCHED_OTHER) {
+                    dev.ferry.vmm.os.Threads.setPolicy(policy);
+                }
+                int tid = dev.ferry.vmm.os.Threads.currentTid();
+                c.threadStarted(index, tid);
+                tids.add(tid);
+                started.countDown();
+                while (c.awaitRun(null)) {
+                    policiesSeen.add(dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOfThisThread());
+                    entries.incrementAndGet();
+                    Thread.onSpinWait();
+                }
+                c.exited(index);
+            });
+            t.setDaemon(true);
+            vcpus.add(t);
+            t.start();
+        }
+        started.await();
+        return tids;
+    }
+
     @Test
-    void whatTheKickChangedIsUndoneWhenTheFreezeEndsBeforeAnyVcpuRuns() throws Exception {
-        startVcpus();
+    void aRealTimeFreezePutsTheVcpuThreadsAheadUntilTheThawAndNoneEntersTheGuestAhead() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(realTimeAllowed(), "this process may not use SCHED_FIFO");
+        java.util.Set<Integer> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        List<Integer> tids = startVcpusWatchingTheirPolicy(control, 2, dev.ferry.vmm.os.Threads.SCHED_OTHER, seen);
         control.release();
         assertTrue(running());
-        java.util.concurrent.atomic.AtomicInteger undone = new java.util.concurrent.atomic.AtomicInteger();
-        java.util.concurrent.atomic.AtomicLong entriesWhenUndone = new java.util.concurrent.atomic.AtomicLong(-1);
-        assertTrue(control.freeze(() -> { }, () -> {
-            undone.incrementAndGet();
-            entriesWhenUndone.set(entries.get());
-        }, 5_000, true));
-        long entriesFrozen = entries.get();
-        assertEquals(0, undone.get(), "not while frozen");
-        control.thaw();
-        assertEquals(1, undone.get());
-        assertEquals(entriesFrozen, entriesWhenUndone.get(), "undone before any vCPU entered the guest again");
-        assertTrue(running());
-        control.thaw();
-        assertEquals(1, undone.get(), "once per freeze");
 
-        // A freeze that times out thaws again, and undoes its kick too.
-        VcpuControl lonely = new VcpuControl(1);
-        assertFalse(lonely.freeze(() -> { }, undone::incrementAndGet, 100, true));
-        assertEquals(2, undone.get());
+        assertTrue(control.freeze(() -> { }, 5_000, true, true));
+        for (int tid : tids) {
+            assertEquals(dev.ferry.vmm.os.Threads.SCHED_FIFO, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(tid));
+        }
+        // An entry under way when the freeze came may have gone in ahead (the kick follows at
+        // once); none may after the thaw. Every thread is parked now: nothing adds meanwhile.
+        seen.clear();
+        control.thaw();
+        for (int tid : tids) {
+            assertEquals(dev.ferry.vmm.os.Threads.SCHED_OTHER, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(tid));
+        }
+        assertTrue(running());
+        assertEquals(java.util.Set.of(dev.ferry.vmm.os.Threads.SCHED_OTHER), seen,
+                "every entry into the guest after the thaw as a time-sharing thread");
+
+        // A freeze that times out (a vCPU never parks) puts the threads back too.
+        VcpuControl stuck = new VcpuControl(2);
+        List<Integer> one = startVcpusWatchingTheirPolicy(stuck, 1, dev.ferry.vmm.os.Threads.SCHED_OTHER, seen);
+        stuck.release();
+        assertFalse(stuck.freeze(() -> { }, 100, true, true));
+        assertEquals(dev.ferry.vmm.os.Threads.SCHED_OTHER, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(one.get(0)));
+        stuck.terminate();
+    }
+
+    @Test
+    void aVcpuThreadInAnotherPolicyIsLeftAsItIs() throws Exception {
+        java.util.Set<Integer> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        List<Integer> tids = startVcpusWatchingTheirPolicy(control, 2, dev.ferry.vmm.os.Threads.SCHED_IDLE, seen);
+        control.release();
+        assertTrue(control.freeze(() -> { }, 5_000, true, true));
+        assertEquals(dev.ferry.vmm.os.Threads.SCHED_IDLE, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(tids.get(0)),
+                "an operator's choice (chrt -i) is not replaced");
+        control.thaw();
+        assertEquals(dev.ferry.vmm.os.Threads.SCHED_IDLE, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(tids.get(1)));
+    }
+
+    private static boolean realTimeAllowed() throws InterruptedException {
+        boolean[] ok = {false};
+        Thread probe = new Thread(() -> ok[0] = dev.ferry.vmm.os.Threads.enterRealtime()
+                && dev.ferry.vmm.os.Threads.setPolicy(dev.ferry.vmm.os.Threads.SCHED_OTHER));
+        probe.start();
+        probe.join();
+        return ok[0];
     }
 }
