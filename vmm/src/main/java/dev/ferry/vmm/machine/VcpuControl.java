@@ -175,14 +175,8 @@ final class VcpuControl {
      * thread change only the state they will resume to), until {@link #thaw()}. Returns false,
      * thawed again, if they did not all park within the timeout. Polls for them first, as
      * {@link #stopAll} does, unless {@code spin} is false (see {@link #parkAll}).
-     */
-    boolean freeze(Runnable kick, long timeoutMillis, boolean spin) throws InterruptedException {
-        return freeze(kick, timeoutMillis, spin, false);
-    }
-
-    /**
-     * As {@link #freeze(Runnable, long, boolean)}; with {@code threadsAhead} (a freezer in
-     * SCHED_FIFO) the vCPU threads in the normal policy enter SCHED_FIFO before the kick and
+     *
+     * <p>With {@code threadsAhead} (a freezer in SCHED_FIFO) the vCPU threads in the normal policy enter SCHED_FIFO before the kick and
      * leave it at {@link #thaw()}, before any can run the guest again (here too if they did not
      * all park). Between its kick and its park, where it also saves its own state, a vCPU thread
      * is on the downtime's path, and as a time-sharing thread that has used more than its share

@@ -84,7 +84,7 @@ public final class Threads {
      * Leaving it again ({@link #setPolicy}) needs nothing.
      */
     public static boolean enterRealtime() {
-        return LibC.sched_setscheduler(0, SCHED_FIFO, new int[] {1}) == 0;
+        return enterRealtime(0);      // sched_setscheduler(2): pid 0 is the calling thread
     }
 
     /** As {@link #enterRealtime()}, for thread {@code tid} of this process. */
@@ -94,7 +94,7 @@ public final class Threads {
 
     /** Sets the calling thread's scheduling policy (priority 0); false if the kernel refused. */
     public static boolean setPolicy(int policy) {
-        return LibC.sched_setscheduler(0, policy, new int[] {0}) == 0;
+        return setPolicy(0, policy);
     }
 
     /** The scheduling policy of thread {@code tid} (SCHED_*), or -1 if the kernel refused. */

@@ -57,7 +57,7 @@ class VcpuControlTest {
         control.release();
         assertTrue(running());
 
-        assertTrue(control.freeze(() -> { }, 5_000, true));
+        assertTrue(control.freeze(() -> { }, 5_000, true, false));
         assertFalse(running(), "frozen vCPUs do not enter the guest");
         control.release();                                  // cont while frozen
         assertFalse(running(), "cont does not undo a freeze");
@@ -65,7 +65,7 @@ class VcpuControlTest {
         control.thaw();
         assertTrue(running(), "thawed with the run flag set: the vCPUs run again");
 
-        assertTrue(control.freeze(() -> { }, 5_000, true));
+        assertTrue(control.freeze(() -> { }, 5_000, true, false));
         assertTrue(control.stopAll(() -> { }, 5_000));    // stop while frozen
         control.thaw();
         assertFalse(running(), "thawed after a stop: the vCPUs stay parked");
@@ -126,7 +126,7 @@ class VcpuControlTest {
         assertTrue(running());
 
         // Running vCPUs: each parks for the freeze, completing its exit first, and saves itself.
-        assertTrue(control.freeze(() -> { }, 5_000, true));
+        assertTrue(control.freeze(() -> { }, 5_000, true, false));
         List<dev.ferry.vmm.hypervisor.Vcpu> all = List.of(fakes[0].vcpu, fakes[1].vcpu);
         control.frozenStates().collect(all, 5_000);
         for (int i = 0; i < 2; i++) {
@@ -139,7 +139,7 @@ class VcpuControlTest {
         // Paused vCPUs (parked before the freeze) never pass the parking point again: the
         // collecting thread saves them itself.
         assertTrue(control.stopAll(() -> { }, 5_000));
-        assertTrue(control.freeze(() -> { }, 5_000, true));
+        assertTrue(control.freeze(() -> { }, 5_000, true, false));
         control.frozenStates().collect(all, 5_000);
         for (int i = 0; i < 2; i++) {
             assertEquals(2, fakes[i].savedBy.size());
@@ -178,7 +178,7 @@ class VcpuControlTest {
         }
         control.release();
         long before = cpu.getCurrentThreadCpuTime();
-        assertTrue(control.freeze(() -> kicked.set(true), 5_000, false));
+        assertTrue(control.freeze(() -> kicked.set(true), 5_000, false, false));
         long usedMicros = (cpu.getCurrentThreadCpuTime() - before) / 1_000;
         assertTrue(usedMicros < 1_000, "the freezer used " + usedMicros + " us of CPU waiting for the vCPUs");
         control.thaw();                             // kicked stays set: the threads can end
@@ -187,7 +187,7 @@ class VcpuControlTest {
     @Test
     void aFreezeThatTimesOutThawsAgain() throws Exception {
         // Two vCPUs expected, none started: they can never all park.
-        assertFalse(control.freeze(() -> { }, 100, true));
+        assertFalse(control.freeze(() -> { }, 100, true, false));
         startVcpus();
         control.release();
         assertTrue(running(), "not left frozen");

@@ -66,7 +66,7 @@ class VcpuFreezeKvmTest {
                     // returns once the freeze is on.
                     CompletableFuture.runAsync(() -> {
                         try {
-                            froze.complete(control.freeze(vcpu::requestExit, 5_000, true));
+                            froze.complete(control.freeze(vcpu::requestExit, 5_000, true, false));
                         } catch (InterruptedException e) {
                             froze.completeExceptionally(e);
                         }
