@@ -181,6 +181,23 @@ isr_ud:
         pushq   $6
         jmp     isr_common
 
+/* The LAPIC timer woke a CPU halted in SYS_SLEEP (the only place IF is 1): acknowledge it and
+ * return behind the HLT. EOI is a write of 0 to the LAPIC's EOI register (SDM Vol. 3A, 10.8.5). */
+        .balign 16
+        .globl isr_timer
+isr_timer:
+        push    %rax
+        mov     $(LAPIC_BASE + LAPIC_EOI), %eax
+        movl    $0, (%rax)
+        pop     %rax
+        iretq
+
+/* A spurious APIC interrupt takes no EOI (SDM Vol. 3A, 10.9). */
+        .balign 16
+        .globl isr_spurious
+isr_spurious:
+        iretq
+
 /* Every other exception is fatal: push a uniform frame and report it. */
 .macro ISR_NOERR vec
         .balign 16

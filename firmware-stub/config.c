@@ -12,6 +12,7 @@ struct config cfg = {
     .rate_mib_s = 8,
     .shared_pct = 0,
     .hb_ms = 1000,
+    .tick_ms = 4,
 };
 
 const char *const mode_names[] = {"workload", "selftest", "idle", "triplefault"};
@@ -150,6 +151,11 @@ static void set_option(const char *key, const char *val)
     } else if (str_eq(key, "hb")) {
         if (parse_u64(val, &v) && v >= 1 && v <= 3600000) {
             cfg.hb_ms = v;
+            return;
+        }
+    } else if (str_eq(key, "tick")) {
+        if (parse_u64(val, &v) && v <= 1000) {
+            cfg.tick_ms = v;
             return;
         }
     } else {

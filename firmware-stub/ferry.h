@@ -61,6 +61,26 @@
 #define ICR_SEND_PENDING (1 << 12)
 #define ICR_INIT        (5 << 8)
 #define ICR_STARTUP     (6 << 8)
+#define LAPIC_EOI       0x0b0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_LVT_LINT0 0x350
+#define LAPIC_LVT_LINT1 0x360
+#define LAPIC_TIMER_INIT 0x380  /* initial count (one-shot mode) */
+#define LAPIC_TIMER_CUR 0x390   /* current count */
+#define LAPIC_TIMER_DIV 0x3e0   /* divide configuration */
+#define LAPIC_TIMER_DIV_1 0xb   /* SDM Vol. 3A, figure 10-10: divide by 1 */
+#define SVR_APIC_ENABLE (1 << 8)
+#define LVT_MASKED      (1 << 16)
+#define LVT_TIMER_ONESHOT      (0 << 17)
+#define LVT_TIMER_TSC_DEADLINE (2 << 17)  /* SDM Vol. 3A, 10.5.4.1 */
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+
+/* Interrupt vectors: only the LAPIC timer (it wakes a sleeping CPU, see SYS_SLEEP) and the
+ * APIC's spurious vector. The IDT ends at IDT_VECTORS; any other vector is a fatal #GP. */
+#define TIMER_VECTOR    0x20
+#define SPURIOUS_VECTOR 0x2f
+#define IDT_VECTORS     0x30
 
 /*
  * Trap ABI (ring 3 -> ring 0). The instruction is UD2 (0F 0B); the #UD handler treats a UD2 in
@@ -78,6 +98,8 @@
 #define SYS_HALT              7   /* () never returns: this CPU stops */
 #define SYS_START_APS         8   /* (sipi vector): INIT, SIPI, SIPI to all but self */
 #define SYS_TRIPLE_FAULT      9   /* () never returns */
+#define SYS_SLEEP             10  /* (tsc): halt this CPU until the TSC reaches tsc (or a little
+                                   * later); returns at once if it has */
 #define FWCFG_NO_SELECT       0x10000
 
 #ifndef __ASSEMBLER__
@@ -98,6 +120,8 @@ struct boot_info {
     u32 mb_info;            /* physical address of the Multiboot information */
     u64 mapped_top;         /* RAM is identity-mapped below this address */
     u32 pages_1g;           /* 1 GiB pages were used */
+    u32 tsc_deadline;       /* the LAPIC timer runs in TSC-deadline mode (else one-shot) */
+    u64 apic_timer_khz;     /* one-shot mode: LAPIC timer counts per ms, divide by 1 */
 };
 
 /* Multiboot information (Multiboot spec 0.6.96, 3.3). */

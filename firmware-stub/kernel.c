@@ -56,6 +56,7 @@ extern u64 gdt[];
 extern u64 pml4[], pdpt[], pd_pool[];
 extern u8 kstacks[];
 extern const u64 isr_vectors[32];
+extern void isr_timer(void), isr_spurious(void);
 extern void enter_user(u64 arg, void (*entry)(u64), u64 stack_top) __attribute__((noreturn));
 extern void halt_forever(void) __attribute__((noreturn));
 extern void user_main(u64 cpu);
@@ -63,7 +64,7 @@ extern void user_main(u64 cpu);
 struct boot_info boot_info;
 
 static struct tss tss[FERRY_MAX_CPUS] __attribute__((aligned(16)));
-static struct idt_gate idt[32] __attribute__((aligned(16)));
+static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
 static struct table_desc idt_desc;
 static u8 ustacks[FERRY_MAX_CPUS][USTACK_SIZE] __attribute__((aligned(16)));
 static volatile u32 uart_lock;
@@ -205,18 +206,25 @@ static void paging_map_ram(const struct mb_info *mbi)
 
 /* ---- descriptor tables ------------------------------------------------------------------- */
 
+static struct idt_gate interrupt_gate(u64 h)
+{
+    return (struct idt_gate){
+        .offset_lo = (u16)h,
+        .selector = SEL_KCODE,
+        .type_attr = 0x8e,               /* present, DPL 0, 64-bit interrupt gate */
+        .offset_mid = (u16)(h >> 16),
+        .offset_hi = (u32)(h >> 32),
+    };
+}
+
+/* Exceptions 0..31, the timer and the spurious vector; the gates between them stay not present,
+ * so an unexpected interrupt is a fatal #NP naming its vector. */
 static void idt_init(void)
 {
-    for (int v = 0; v < 32; v++) {
-        u64 h = isr_vectors[v];
-        idt[v] = (struct idt_gate){
-            .offset_lo = (u16)h,
-            .selector = SEL_KCODE,
-            .type_attr = 0x8e,           /* present, DPL 0, 64-bit interrupt gate */
-            .offset_mid = (u16)(h >> 16),
-            .offset_hi = (u32)(h >> 32),
-        };
-    }
+    for (int v = 0; v < 32; v++)
+        idt[v] = interrupt_gate(isr_vectors[v]);
+    idt[TIMER_VECTOR] = interrupt_gate((u64)isr_timer);
+    idt[SPURIOUS_VECTOR] = interrupt_gate((u64)isr_spurious);
     idt_desc.limit = sizeof(idt) - 1;
     idt_desc.base = (u64)idt;
 }
@@ -375,6 +383,71 @@ static void start_aps(u64 vector)
     lapic_icr(ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_STARTUP | (u32)(vector & 0xff));
 }
 
+/* ---- the LAPIC timer: how an idle CPU sleeps ----------------------------------------------- */
+
+/*
+ * Per CPU: the APIC enabled with its spurious vector, LINT0/LINT1 masked (KVM wires the BSP's
+ * LINT0 to the PIC as ExtINT, which nothing here has programmed), the timer on TIMER_VECTOR in
+ * TSC-deadline mode where CPUID offers it (SDM Vol. 3A, 10.5.4.1), else one-shot at divide 1.
+ * Ring 3 runs with IF = 0, so the timer is only ever taken inside SYS_SLEEP.
+ */
+static void lapic_timer_setup(void)
+{
+    *lapic_reg(LAPIC_SVR) = SVR_APIC_ENABLE | SPURIOUS_VECTOR;
+    *lapic_reg(LAPIC_LVT_LINT0) = LVT_MASKED;
+    *lapic_reg(LAPIC_LVT_LINT1) = LVT_MASKED;
+    if (boot_info.tsc_deadline) {
+        *lapic_reg(LAPIC_LVT_TIMER) = LVT_TIMER_TSC_DEADLINE | TIMER_VECTOR;
+    } else {
+        *lapic_reg(LAPIC_TIMER_DIV) = LAPIC_TIMER_DIV_1;
+        *lapic_reg(LAPIC_LVT_TIMER) = LVT_TIMER_ONESHOT | TIMER_VECTOR;
+    }
+}
+
+/* One-shot mode needs the timer's rate: count it down, masked, for 1 ms of TSC (calibrated). */
+static void lapic_timer_calibrate(void)
+{
+    u32 a, b, c, d;
+    cpuid(1, &a, &b, &c, &d);
+    boot_info.tsc_deadline = (c & CPUID_1_ECX_TSC_DEADLINE) != 0;
+    if (boot_info.tsc_deadline)
+        return;
+    *lapic_reg(LAPIC_SVR) = SVR_APIC_ENABLE | SPURIOUS_VECTOR;
+    *lapic_reg(LAPIC_TIMER_DIV) = LAPIC_TIMER_DIV_1;
+    *lapic_reg(LAPIC_LVT_TIMER) = LVT_MASKED | LVT_TIMER_ONESHOT | TIMER_VECTOR;
+    *lapic_reg(LAPIC_TIMER_INIT) = 0xffffffff;
+    u64 t0 = rdtsc();
+    while (rdtsc() - t0 < boot_info.tsc_khz)
+        ;
+    u32 left = *lapic_reg(LAPIC_TIMER_CUR);
+    u64 t1 = rdtsc();
+    *lapic_reg(LAPIC_TIMER_INIT) = 0;
+    boot_info.apic_timer_khz = (0xffffffffULL - left) * boot_info.tsc_khz / (t1 - t0);
+    if (!boot_info.apic_timer_khz)
+        boot_info.apic_timer_khz = 1;
+}
+
+/*
+ * Halt until the TSC reaches `deadline`: arm the timer, then STI; HLT (STI's one-instruction
+ * shadow means an interrupt already pending wakes the HLT rather than slipping in before it,
+ * SDM Vol. 2B, STI). isr_timer acknowledges it and returns after the HLT. About 30 emulated
+ * instructions here besides the trap itself; a stale timer interrupt only makes one HLT return
+ * early, and the caller just asks again.
+ */
+static void sleep_until(u64 deadline)
+{
+    if (boot_info.tsc_deadline) {
+        wrmsr(MSR_IA32_TSC_DEADLINE, deadline);
+    } else {
+        u64 now = rdtsc();
+        if ((int64_t)(deadline - now) <= 0)
+            return;
+        u64 count = (deadline - now) * boot_info.apic_timer_khz / boot_info.tsc_khz + 1;
+        *lapic_reg(LAPIC_TIMER_INIT) = count > 0xffffffff ? 0xffffffff : (u32)count;
+    }
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+}
+
 static __attribute__((noreturn)) void triple_fault(void)
 {
     static const struct table_desc none = {0, 0};
@@ -463,6 +536,9 @@ u64 ksyscall(u64 a, u64 b, u64 c, struct iret_frame *f, u64 nr)
         return 0;
     case SYS_TRIPLE_FAULT:
         triple_fault();
+    case SYS_SLEEP:
+        sleep_until(a);
+        return 0;
     default:
         return ~0ULL;
     }
@@ -481,11 +557,14 @@ void kmain_bsp(u32 magic, u32 mbi)
     idt_init();
     cpu_setup(0);
     tsc_calibrate();
+    lapic_timer_calibrate();
+    lapic_timer_setup();
     enter_user(0, user_main, ustack_top(0));
 }
 
 void kmain_ap(u32 cpu)
 {
     cpu_setup(cpu);
+    lapic_timer_setup();
     enter_user(cpu, user_main, ustack_top(cpu));
 }

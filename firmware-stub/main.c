@@ -37,7 +37,11 @@ static __attribute__((noreturn)) void bsp_main(void)
     config_read();
     print("ferry: cpus=%u ram_mib=%lu mode=%s\n", cfg.ncpus, (cfg.ram_bytes + (1 << 19)) >> 20,
           mode_names[cfg.mode]);
-    print("ferry: tsc_khz=%lu via %s\n", boot_info.tsc_khz, boot_info.tsc_method);
+    if (boot_info.tsc_deadline)
+        print("ferry: tsc_khz=%lu via %s timer=tsc-deadline\n", boot_info.tsc_khz, boot_info.tsc_method);
+    else
+        print("ferry: tsc_khz=%lu via %s timer=oneshot apic_khz=%lu\n", boot_info.tsc_khz,
+              boot_info.tsc_method, boot_info.apic_timer_khz);
 
     if (cfg.mode == MODE_TRIPLEFAULT) {
         print("ferry: triple fault requested\n");

@@ -26,6 +26,13 @@ static inline void __attribute__((noreturn)) sys_halt(void)
     __builtin_unreachable();
 }
 
+/* Halts this CPU until the TSC reaches `tsc`: the vCPU gives its host core back meanwhile. */
+static inline void sys_sleep_until(u64 tsc)
+{
+    if ((int64_t)(tsc - rdtsc()) > 0)
+        sys1(SYS_SLEEP, tsc);
+}
+
 enum mode { MODE_WORKLOAD, MODE_SELFTEST, MODE_IDLE, MODE_TRIPLEFAULT };
 
 #define MAX_RAM_RANGES 32
@@ -49,6 +56,7 @@ struct config {
     u64 rate_mib_s;
     u64 shared_pct;
     u64 hb_ms;
+    u64 tick_ms;                /* paced visits come in bursts this far apart; 0 = busy-wait */
 };
 
 extern struct config cfg;

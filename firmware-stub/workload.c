@@ -44,6 +44,7 @@ static struct {
     u32 nworkers;
     u64 lo[FERRY_MAX_CPUS], hi[FERRY_MAX_CPUS];  /* each CPU's slice of page indices */
     u64 interval;                       /* TSC ticks between visits on one CPU; 0 = unpaced */
+    u64 tick;                           /* TSC ticks a paced CPU sleeps past its next visit */
     u64 max_lag;
     u32 rounds;                         /* full rounds before stopping; 0 = forever */
 } wl;
@@ -197,6 +198,23 @@ static void hb_start(void)
 
 /* ---- workers --------------------------------------------------------------------------------- */
 
+/*
+ * Sleeps until `due` plus the burst tick, or until the next heartbeat on the BSP, whichever is
+ * first: on waking, the visits owed since `due` run back to back, so a CPU wakes once per tick
+ * (not once per page) and halts in between. With tick=0 it busy-waits as before.
+ */
+static void wait_for(u64 due, int bsp)
+{
+    if (!wl.tick) {
+        cpu_relax();
+        return;
+    }
+    u64 wake = due + wl.tick;
+    if (bsp && (int64_t)(hb_next - wake) < 0)
+        wake = hb_next;
+    sys_sleep_until(wake);
+}
+
 /* Touch the CPU's slice (unpaced), then visit it round-robin at the paced rate. */
 static void run_worker(u32 cpu, int bsp)
 {
@@ -215,12 +233,15 @@ static void run_worker(u32 cpu, int bsp)
         if (lo == hi) {
             if (wl.rounds)
                 break;
-            cpu_relax();
+            if (bsp)
+                sys_sleep_until(hb_next);
+            else
+                cpu_relax();
             continue;
         }
         if (wl.interval) {
             if ((int64_t)(now - due) < 0) {
-                cpu_relax();
+                wait_for(due, bsp);
                 continue;
             }
             due += wl.interval;
@@ -412,7 +433,7 @@ void workload_bsp(u32 online, const volatile u8 *cpu_online)
         hb_start();
         for (;;) {
             hb_tick(rdtsc());
-            cpu_relax();
+            sys_sleep_until(hb_next);
         }
     }
 
@@ -443,11 +464,12 @@ void workload_bsp(u32 online, const volatile u8 *cpu_online)
             wl.interval = 1;
     }
     wl.max_lag = boot_info.tsc_khz * 100;  /* at most 100 ms of catching up */
+    wl.tick = cfg.tick_ms * boot_info.tsc_khz;
 
-    print("ferry: %s mem=%lu rate=%lu shared=%lu hb=%lu page_state=%s pages=%lu "
+    print("ferry: %s mem=%lu rate=%lu shared=%lu hb=%lu tick=%lu page_state=%s pages=%lu "
           "gen_table=0x%lx\n",
           mode_names[cfg.mode], n * FERRY_PAGE_SIZE >> 20, cfg.rate_mib_s, cfg.shared_pct,
-          cfg.hb_ms, cfg.page_state_port ? "port" : "none", n, (u64)wl.gen);
+          cfg.hb_ms, cfg.tick_ms, cfg.page_state_port ? "port" : "none", n, (u64)wl.gen);
 
     declare_shared();
     hb_start();

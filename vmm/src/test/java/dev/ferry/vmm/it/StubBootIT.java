@@ -3,6 +3,7 @@ package dev.ferry.vmm.it;
 import dev.ferry.vmm.testing.FerryProcess;
 import dev.ferry.vmm.testing.FerryProcess.Heartbeat;
 import dev.ferry.vmm.testing.KvmAvailability;
+import dev.ferry.vmm.testing.VcpuThreads;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -44,6 +45,47 @@ class StubBootIT {
             assertTrue(h.line().contains("cpus=2"), h.line());
             assertEquals(0, h.errors(), h.line());
             assertTrue(h.pagesVerified() > 0, h.line());
+        }
+    }
+
+    /*
+     * A paced vCPU halts between its bursts of visits (firmware-stub/README.md, "Idling") and
+     * gives its host core back: it blocks in KVM_RUN about 1000/tick times a second (voluntary
+     * context switches, which no load of the machine can add or remove) and uses a few percent of
+     * a core. With tick=0 it busy-waits: it never blocks.
+     */
+    @Test
+    void pacedVcpusHaltBetweenVisitsAndGiveTheirCoresBack() throws Exception {
+        VcpuUse halting = vcpuUse("mem=16 rate=8");
+        assertTrue(halting.blocksPerSecond() > 50, "a paced vCPU halts between bursts: " + halting);
+        assertTrue(halting.cores() < 0.25, "a halting vCPU leaves its core: " + halting);
+    }
+
+    @Test
+    void tickZeroBusyWaitsBetweenVisits() throws Exception {
+        VcpuUse spinning = vcpuUse("mem=16 rate=8 tick=0");
+        assertTrue(spinning.blocksPerSecond() < 20, "tick=0 never halts: " + spinning);
+    }
+
+    /** Per vCPU of a -smp 2 guest: cores used and times blocked per second. */
+    private record VcpuUse(double cores, double blocksPerSecond) {
+    }
+
+    /** Measured between heartbeats 2 and 4, with the workload advancing without errors. */
+    private static VcpuUse vcpuUse(String workload) throws Exception {
+        try (FerryProcess ferry = FerryProcess.startFerry("-m", "128M", "-smp", "2", "-nographic",
+                "-append", workload)) {
+            Heartbeat from = ferry.awaitHeartbeat(2, BOOT);
+            long t0 = System.nanoTime();
+            double cpu0 = VcpuThreads.cpuSeconds(ferry.pid());
+            long blocks0 = VcpuThreads.voluntarySwitches(ferry.pid());
+            Heartbeat to = ferry.awaitHeartbeat(4, BOOT);
+            double cpu1 = VcpuThreads.cpuSeconds(ferry.pid());
+            long blocks1 = VcpuThreads.voluntarySwitches(ferry.pid());
+            double wall = (System.nanoTime() - t0) / 1e9;
+            assertEquals(0, to.errors(), to.line());
+            assertTrue(to.pagesVerified() > from.pagesVerified(), "the workload advances: " + to.line());
+            return new VcpuUse((cpu1 - cpu0) / wall / 2, (blocks1 - blocks0) / wall / 2);
         }
     }
 
