@@ -1,6 +1,7 @@
 package dev.ferry.vmm.qmp;
 
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.migration.MigrationController;
 
 /** What a command can reach: the machine, the calling connection's descriptors, the registry. */
 public interface QmpCall {
@@ -17,10 +18,10 @@ public interface QmpCall {
     QmpFdSets fdSets();
 
     /** Migration state and commands; null when the VMM has no machine (tests). */
-    dev.ferry.vmm.machine.migration.MigrationController migration();
+    MigrationController migration();
 
     /** The migration controller, or a QMP error if there is none. */
-    default dev.ferry.vmm.machine.migration.MigrationController requireMigration() {
+    default MigrationController requireMigration() {
         var m = migration();
         if (m == null) {
             throw new QmpException("Migration is not available");

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -77,7 +78,7 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
                 byte[] token = new byte[i - (start + stringOffset)];
                 in.getBytes(start + stringOffset, token);
                 out.add(new JsonInput.Error("JSON parse error, stray '"
-                        + new String(token, java.nio.charset.StandardCharsets.UTF_8) + "'"));
+                        + new String(token, StandardCharsets.UTF_8) + "'"));
                 in.readerIndex(i);
                 start = i;
                 reset();

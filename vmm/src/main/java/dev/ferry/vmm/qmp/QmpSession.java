@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ferry.vmm.Log;
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.migration.MigrationController;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 
@@ -34,7 +35,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     private final QmpFdStore fds;
     private final QmpEventBus events;
     private final QmpFdSets fdSets;
-    private final dev.ferry.vmm.machine.migration.MigrationController migration;
+    private final MigrationController migration;
     private final ArrayDeque<QmpInbound> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private boolean busy;
@@ -46,7 +47,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     }
 
     public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events,
-                      QmpFdSets fdSets, dev.ferry.vmm.machine.migration.MigrationController migration) {
+                      QmpFdSets fdSets, MigrationController migration) {
         this.migration = migration;
         this.fdSets = fdSets;
         this.info = info;
@@ -77,7 +78,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     }
 
     @Override
-    public dev.ferry.vmm.machine.migration.MigrationController migration() {
+    public MigrationController migration() {
         return migration;
     }
 
