@@ -18,10 +18,6 @@ public sealed interface CliRequest {
         public Run {
             monitors = List.copyOf(monitors);
         }
-
-        public Run(MachineConfig config, List<MonitorAddress> monitors, boolean waitForMonitor) {
-            this(config, monitors, waitForMonitor, null);
-        }
     }
 
     /**

@@ -6,7 +6,7 @@ import dev.ferry.vmm.machine.migration.MigrationController;
 /** What a command can reach: the machine, the calling connection's descriptors, the registry. */
 public interface QmpCall {
 
-    /** The machine; null only in tests of commands that do not touch it. */
+    /** The machine the monitor controls. */
     Machine machine();
 
     /** Descriptors passed on this connection with SCM_RIGHTS (getfd / closefd). */
@@ -17,15 +17,6 @@ public interface QmpCall {
     /** The VMM-wide descriptor sets (add-fd / remove-fd). */
     QmpFdSets fdSets();
 
-    /** Migration state and commands; null when the VMM has no machine (tests). */
+    /** Migration state and commands. */
     MigrationController migration();
-
-    /** The migration controller, or a QMP error if there is none. */
-    default MigrationController requireMigration() {
-        var m = migration();
-        if (m == null) {
-            throw new QmpException("Migration is not available");
-        }
-        return m;
-    }
 }

@@ -16,11 +16,6 @@ public final class QmpPipeline {
     private QmpPipeline() {}
 
     public static QmpSession install(ChannelPipeline p, QmpServerInfo info, QmpCommands commands, Machine machine,
-                                     QmpFdStore fds, QmpEventBus events, QmpFdSets fdSets) {
-        return install(p, info, commands, machine, fds, events, fdSets, null);
-    }
-
-    public static QmpSession install(ChannelPipeline p, QmpServerInfo info, QmpCommands commands, Machine machine,
                                      QmpFdStore fds, QmpEventBus events, QmpFdSets fdSets,
                                      MigrationController migration) {
         QmpSession session = new QmpSession(info, commands, machine, fds, events, fdSets, migration);

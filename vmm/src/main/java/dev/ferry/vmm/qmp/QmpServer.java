@@ -63,22 +63,14 @@ public final class QmpServer implements AutoCloseable {
 
     private final MigrationController migration;
 
-    public QmpServer(Machine machine, QmpServerInfo info) {
-        this(machine, null, info);
-    }
-
     public QmpServer(Machine machine, MigrationController migration,
                      QmpServerInfo info) {
         this.migration = migration;
-        if (migration != null) {
-            migration.addListener(new QmpMigrationEvents(events, migration));
-        }
+        migration.addListener(new QmpMigrationEvents(events, migration));
         this.machine = machine;
         this.info = info;
         this.commands = QmpCommands.standard(info);
-        if (machine != null) {
-            machine.addListener(new QmpEvents(events));
-        }
+        machine.addListener(new QmpEvents(events));
     }
 
     public QmpEventBus events() {
@@ -225,9 +217,7 @@ public final class QmpServer implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (machine != null) {
-                machine.onControlThread(() -> null).get(2, TimeUnit.SECONDS);
-            }
+            machine.onControlThread(() -> null).get(2, TimeUnit.SECONDS);
             loop.submit(() -> { }).get(2, TimeUnit.SECONDS);
             loop.submit(() -> { }).get(2, TimeUnit.SECONDS);
         } catch (Exception e) {

@@ -42,11 +42,6 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     private volatile boolean negotiated;
 
     public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events,
-                      QmpFdSets fdSets) {
-        this(info, commands, machine, fds, events, fdSets, null);
-    }
-
-    public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events,
                       QmpFdSets fdSets, MigrationController migration) {
         this.migration = migration;
         this.fdSets = fdSets;
@@ -90,9 +85,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     public void channelActive(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         ctx.writeAndFlush(info.greeting());
-        if (events != null) {
-            events.subscribe(this);
-        }
+        events.subscribe(this);
         ctx.fireChannelActive();
     }
 
@@ -103,9 +96,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (events != null) {
-            events.unsubscribe(this);
-        }
+        events.unsubscribe(this);
         fds.closeAll();
         ctx.fireChannelInactive();
     }
@@ -193,7 +184,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
                         "The command " + req.command() + " has not been found");
             }
             QmpArguments.validate(command.arguments(), req.arguments());
-            if (command.onConnectionThread() || machine == null) {
+            if (command.onConnectionThread()) {
                 return CompletableFuture.completedFuture(command.execute(this, req.arguments()));
             }
             ranOnControlThread = true;
