@@ -13,6 +13,7 @@ import dev.ferry.vmm.machine.migration.MigrationRequestException;
 import dev.ferry.vmm.qmp.MonitorAddress;
 import dev.ferry.vmm.qmp.QmpServer;
 import dev.ferry.vmm.qmp.QmpServerInfo;
+import dev.ferry.vmm.qmp.command.FerryCommands;
 import dev.ferry.vmm.qmpclient.MigrateCommand;
 import dev.ferry.vmm.qmpclient.QmpShell;
 
@@ -96,7 +97,8 @@ public final class Main {
                 run.incoming() != null && run.incoming().deferred());
         try {
             if (!run.monitors().isEmpty()) {
-                qmp = new QmpServer(machine, migration, QmpServerInfo.FERRY);
+                QmpServerInfo info = QmpServerInfo.FERRY;
+                qmp = new QmpServer(machine, migration, info, FerryCommands.registry(info));
                 for (MonitorAddress m : run.monitors()) {
                     try {
                         qmp.listen(m);

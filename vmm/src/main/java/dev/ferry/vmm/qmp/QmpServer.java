@@ -63,13 +63,12 @@ public final class QmpServer implements AutoCloseable {
 
     private final MigrationController migration;
 
-    public QmpServer(Machine machine, MigrationController migration,
-                     QmpServerInfo info) {
+    public QmpServer(Machine machine, MigrationController migration, QmpServerInfo info, QmpCommands commands) {
         this.migration = migration;
         migration.addListener(new QmpMigrationEvents(events, migration));
         this.machine = machine;
         this.info = info;
-        this.commands = QmpCommands.standard(info);
+        this.commands = commands;
         machine.addListener(new QmpEvents(events));
     }
 

@@ -1,6 +1,7 @@
 package dev.ferry.vmm.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.ferry.vmm.qmp.command.FerryCommands;
 import dev.ferry.vmm.testing.PrelaunchMachine;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -33,7 +34,7 @@ class QmpSessionTest {
     }
 
     private void install(EmbeddedChannel channel, QmpEventBus events) {
-        QmpPipeline.install(channel.pipeline(), QmpServerInfo.FERRY, QmpCommands.standard(QmpServerInfo.FERRY),
+        QmpPipeline.install(channel.pipeline(), QmpServerInfo.FERRY, FerryCommands.registry(QmpServerInfo.FERRY),
                 machine.machine(), new QmpFdStore(closed::add), events, new QmpFdSets(closed::add),
                 machine.migration());
     }
