@@ -6,6 +6,7 @@ import dev.ferry.vmm.cli.CliRequest;
 import dev.ferry.vmm.cli.CommandLine;
 import dev.ferry.vmm.hypervisor.HypervisorException;
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.MachineConfig;
 import dev.ferry.vmm.machine.migration.MigrationController;

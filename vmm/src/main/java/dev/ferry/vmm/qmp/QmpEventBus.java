@@ -1,7 +1,7 @@
 package dev.ferry.vmm.qmp;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 
 import java.time.Instant;
 import java.util.Set;

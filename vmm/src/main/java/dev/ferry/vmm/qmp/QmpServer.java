@@ -1,6 +1,6 @@
 package dev.ferry.vmm.qmp;
 
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.migration.MigrationController;
 import dev.ferry.vmm.os.LibC;

@@ -2,7 +2,7 @@ package dev.ferry.vmm.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.migration.MigrationController;
 import io.netty.channel.ChannelHandlerContext;

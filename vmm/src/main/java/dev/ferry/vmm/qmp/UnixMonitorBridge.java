@@ -1,7 +1,7 @@
 package dev.ferry.vmm.qmp;
 
 import com.sun.jna.Memory;
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.os.NativeException;
 import dev.ferry.vmm.os.UnixSocket;
 import io.netty.buffer.ByteBuf;
