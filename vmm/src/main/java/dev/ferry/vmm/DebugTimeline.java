@@ -1,5 +1,7 @@
 package dev.ferry.vmm;
 
+import dev.ferry.vmm.log.Log;
+
 import java.util.ArrayList;
 import java.util.List;
 

@@ -6,6 +6,7 @@ import dev.ferry.vmm.cli.CliRequest;
 import dev.ferry.vmm.cli.CommandLine;
 import dev.ferry.vmm.hypervisor.HypervisorException;
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.MachineConfig;
 import dev.ferry.vmm.machine.migration.MigrationController;
@@ -13,11 +14,16 @@ import dev.ferry.vmm.machine.migration.MigrationRequestException;
 import dev.ferry.vmm.qmp.MonitorAddress;
 import dev.ferry.vmm.qmp.QmpServer;
 import dev.ferry.vmm.qmp.QmpServerInfo;
+import dev.ferry.vmm.qmp.command.FerryCommands;
+import dev.ferry.vmm.qmpclient.MigrateCommand;
+import dev.ferry.vmm.qmpclient.QmpShell;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.ExecutionException;
 
 /** {@code ferry [QEMU-style options]}: builds the machine from the command line and runs it. */
 public final class Main {
@@ -37,12 +43,10 @@ public final class Main {
     static int run(String[] args) {
         if (args.length > 0 && args[0].equals("qmp")) {
             // 'ferry qmp SOCKET ...': the management client, not a VMM.
-            return dev.ferry.vmm.qmpclient.QmpShell.run(java.util.Arrays.copyOfRange(args, 1, args.length),
-                    System.out, System.err);
+            return QmpShell.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err);
         }
         if (args.length > 0 && args[0].equals("migrate")) {
-            return dev.ferry.vmm.qmpclient.MigrateCommand.run(java.util.Arrays.copyOfRange(args, 1, args.length),
-                    System.out, System.err);
+            return MigrateCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err);
         }
         CliRequest request;
         try {
@@ -94,7 +98,8 @@ public final class Main {
                 run.incoming() != null && run.incoming().deferred());
         try {
             if (!run.monitors().isEmpty()) {
-                qmp = new QmpServer(machine, migration, QmpServerInfo.FERRY);
+                QmpServerInfo info = QmpServerInfo.FERRY;
+                qmp = new QmpServer(machine, migration, info, FerryCommands.registry(info));
                 for (MonitorAddress m : run.monitors()) {
                     try {
                         qmp.listen(m);
@@ -153,7 +158,7 @@ public final class Main {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return EXIT_ERROR;
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             Log.info("cannot start the machine: " + e.getCause());
             return EXIT_ERROR;
         } finally {

@@ -1,5 +1,6 @@
 package dev.ferry.vmm.cli;
 
+import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.vmm.machine.MachineConfig;
 import dev.ferry.vmm.qmp.MonitorAddress;
 
@@ -17,10 +18,6 @@ public sealed interface CliRequest {
         public Run {
             monitors = List.copyOf(monitors);
         }
-
-        public Run(MachineConfig config, List<MonitorAddress> monitors, boolean waitForMonitor) {
-            this(config, monitors, waitForMonitor, null);
-        }
     }
 
     /**
@@ -29,7 +26,7 @@ public sealed interface CliRequest {
      *
      * @param uri the URI to listen on, or null for defer (migrate-incoming says where)
      */
-    record Incoming(dev.ferry.migration.transport.MigrationUri uri) {
+    record Incoming(MigrationUri uri) {
         public boolean deferred() {
             return uri == null;
         }

@@ -1,11 +1,14 @@
 package dev.ferry.vmm.cli;
 
+import dev.ferry.migration.transport.MigrationUri;
+import dev.ferry.vmm.device.FwCfg;
 import dev.ferry.vmm.machine.MachineConfig;
 import dev.ferry.vmm.machine.SerialConfig;
 import dev.ferry.vmm.memory.MemoryLayout;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -121,8 +124,8 @@ public final class CommandLine {
             return new CliRequest.Incoming(null);
         }
         try {
-            var uri = dev.ferry.migration.transport.MigrationUri.parse(value);
-            if (uri instanceof dev.ferry.migration.transport.MigrationUri.Fd) {
+            var uri = MigrationUri.parse(value);
+            if (uri instanceof MigrationUri.Fd) {
                 // QEMU takes an inherited descriptor number here; Ferry takes fds over QMP only.
                 throw new CliException("-incoming " + value + ": fd: is only available through QMP "
                         + "(use -incoming defer, getfd and migrate-incoming)");
@@ -154,7 +157,7 @@ public final class CommandLine {
     static int smp(String value) {
         OptionValue v = OptionValue.parse("-smp", value, "cpus");
         v.onlyKeys("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads");
-        Map<String, Integer> n = new java.util.HashMap<>();
+        Map<String, Integer> n = new HashMap<>();
         for (String k : List.of("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads")) {
             String s = v.get(k);
             if (s != null) {
@@ -195,9 +198,9 @@ public final class CommandLine {
             // QEMU warns for the same reason: other names belong to the firmware.
             System.err.println("ferry: warning: -fw_cfg name '" + n + "' does not start with 'opt/'");
         }
-        if (n.length() > dev.ferry.vmm.device.FwCfg.FILE_NAME_MAX) {
+        if (n.length() > FwCfg.FILE_NAME_MAX) {
             throw new CliException("-fw_cfg " + value + ": name is longer than "
-                    + dev.ferry.vmm.device.FwCfg.FILE_NAME_MAX + " bytes");
+                    + FwCfg.FILE_NAME_MAX + " bytes");
         }
         return hasString ? new MachineConfig.FwCfgFile(n, v.get("string"), null)
                 : new MachineConfig.FwCfgFile(n, null, Path.of(v.require("file")));

@@ -3,7 +3,7 @@ package dev.ferry.vmm.machine;
 import dev.ferry.migration.config.MachineIdentity;
 import dev.ferry.migration.state.StateException;
 import dev.ferry.migration.state.StateSection;
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.boot.FirmwareAbi;
 import dev.ferry.vmm.boot.FirmwareLayout;
 import dev.ferry.vmm.boot.MultibootLoader;

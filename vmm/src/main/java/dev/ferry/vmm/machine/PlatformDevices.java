@@ -1,6 +1,6 @@
 package dev.ferry.vmm.machine;
 
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.boot.FirmwareAbi;
 import dev.ferry.vmm.device.DebugExit;
 import dev.ferry.vmm.device.FwCfg;

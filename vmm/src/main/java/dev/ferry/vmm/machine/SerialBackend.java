@@ -1,6 +1,6 @@
 package dev.ferry.vmm.machine;
 
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;

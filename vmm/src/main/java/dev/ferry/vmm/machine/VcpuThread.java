@@ -1,6 +1,6 @@
 package dev.ferry.vmm.machine;
 
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.HypervisorException;
 import dev.ferry.vmm.hypervisor.Vcpu;
 import dev.ferry.vmm.hypervisor.VcpuExit;

@@ -1,11 +1,12 @@
 package dev.ferry.vmm.qmp;
 
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.migration.MigrationController;
 
 /** What a command can reach: the machine, the calling connection's descriptors, the registry. */
 public interface QmpCall {
 
-    /** The machine; null only in tests of commands that do not touch it. */
+    /** The machine the monitor controls. */
     Machine machine();
 
     /** Descriptors passed on this connection with SCM_RIGHTS (getfd / closefd). */
@@ -16,15 +17,6 @@ public interface QmpCall {
     /** The VMM-wide descriptor sets (add-fd / remove-fd). */
     QmpFdSets fdSets();
 
-    /** Migration state and commands; null when the VMM has no machine (tests). */
-    dev.ferry.vmm.machine.migration.MigrationController migration();
-
-    /** The migration controller, or a QMP error if there is none. */
-    default dev.ferry.vmm.machine.migration.MigrationController requireMigration() {
-        var m = migration();
-        if (m == null) {
-            throw new QmpException("Migration is not available");
-        }
-        return m;
-    }
+    /** Migration state and commands. */
+    MigrationController migration();
 }

@@ -8,7 +8,7 @@ import java.util.List;
 /**
  * One QMP command: its name, its declared arguments and return type (which query-qmp-schema
  * reports and the dispatcher checks), and what it does. Adding a command is adding one class
- * and listing it in {@link QmpCommands}.
+ * and listing it in the registry the server is given ({@code qmp.command.FerryCommands}).
  */
 public interface QmpCommand {
 

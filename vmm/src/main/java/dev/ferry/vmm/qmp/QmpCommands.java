@@ -18,38 +18,6 @@ public final class QmpCommands {
         }
     }
 
-    /** The commands of this Ferry version. */
-    public static QmpCommands standard(QmpServerInfo info) {
-        return new QmpCommands(List.of(
-                new dev.ferry.vmm.qmp.command.QueryVersion(info),
-                new dev.ferry.vmm.qmp.command.QueryCommands(),
-                new dev.ferry.vmm.qmp.command.QueryQmpSchema(),
-                new dev.ferry.vmm.qmp.command.QueryStatus(),
-                new dev.ferry.vmm.qmp.command.QueryName(),
-                new dev.ferry.vmm.qmp.command.QueryKvm(),
-                new dev.ferry.vmm.qmp.command.QueryCpusFast(),
-                new dev.ferry.vmm.qmp.command.QueryMemorySizeSummary(),
-                new dev.ferry.vmm.qmp.command.Stop(),
-                new dev.ferry.vmm.qmp.command.Cont(),
-                new dev.ferry.vmm.qmp.command.SystemReset(),
-                new dev.ferry.vmm.qmp.command.SystemPowerdown(),
-                new dev.ferry.vmm.qmp.command.Quit(),
-                new dev.ferry.vmm.qmp.command.HumanMonitorCommand(),
-                new dev.ferry.vmm.qmp.command.Getfd(),
-                new dev.ferry.vmm.qmp.command.Closefd(),
-                new dev.ferry.vmm.qmp.command.AddFd(),
-                new dev.ferry.vmm.qmp.command.RemoveFd(),
-                new dev.ferry.vmm.qmp.command.Migrate(),
-                new dev.ferry.vmm.qmp.command.MigrateIncoming(),
-                new dev.ferry.vmm.qmp.command.MigrateCancel(),
-                new dev.ferry.vmm.qmp.command.MigrateContinue(),
-                new dev.ferry.vmm.qmp.command.MigrateSetCapabilities(),
-                new dev.ferry.vmm.qmp.command.QueryMigrateCapabilities(),
-                new dev.ferry.vmm.qmp.command.MigrateSetParameters(),
-                new dev.ferry.vmm.qmp.command.QueryMigrateParameters(),
-                new dev.ferry.vmm.qmp.command.QueryMigrate()));
-    }
-
     public QmpCommand get(String name) {
         return byName.get(name);
     }

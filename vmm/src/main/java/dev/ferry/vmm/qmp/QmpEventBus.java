@@ -1,8 +1,9 @@
 package dev.ferry.vmm.qmp;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 
+import java.time.Instant;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -42,7 +43,7 @@ public final class QmpEventBus {
     }
 
     static long currentMicros() {
-        java.time.Instant now = java.time.Instant.now();
+        Instant now = Instant.now();
         return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
     }
 }

@@ -4,6 +4,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 
 /**
@@ -17,7 +18,7 @@ public final class QmpFdStore {
     private final Deque<Integer> received = new ArrayDeque<>();
     private final Map<String, Integer> named = new HashMap<>();
     private final IntConsumer closer;
-    private volatile java.util.function.BooleanSupplier backlog = () -> false;
+    private volatile BooleanSupplier backlog = () -> false;
 
     /** @param closer closes a descriptor (libc close) */
     public QmpFdStore(IntConsumer closer) {
@@ -28,7 +29,7 @@ public final class QmpFdStore {
      * How the transport says its client is behind on reading (the unix bridge's own buffer,
      * which Netty's channel writability does not see).
      */
-    public void setBacklogSignal(java.util.function.BooleanSupplier signal) {
+    public void setBacklogSignal(BooleanSupplier signal) {
         backlog = signal;
     }
 

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -23,9 +24,7 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
 
     public static final int MAX_NESTING = 1024;
     public static final int MAX_TOKENS = 1 << 21;
-    public static final int DEFAULT_MAX_MESSAGE_BYTES = 8 << 20;
-
-    private final int maxMessageBytes;
+    public static final int MAX_MESSAGE_BYTES = 8 << 20;
 
     // Scan state, relative to the cumulation's reader index (the start of the current value).
     private int scanned;
@@ -37,14 +36,6 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
     private boolean inScalar;
     private boolean started;
     private int stringOffset;
-
-    public QmpJsonFramer() {
-        this(DEFAULT_MAX_MESSAGE_BYTES);
-    }
-
-    public QmpJsonFramer(int maxMessageBytes) {
-        this.maxMessageBytes = maxMessageBytes;
-    }
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
@@ -77,7 +68,7 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
                 byte[] token = new byte[i - (start + stringOffset)];
                 in.getBytes(start + stringOffset, token);
                 out.add(new JsonInput.Error("JSON parse error, stray '"
-                        + new String(token, java.nio.charset.StandardCharsets.UTF_8) + "'"));
+                        + new String(token, StandardCharsets.UTF_8) + "'"));
                 in.readerIndex(i);
                 start = i;
                 reset();
@@ -160,7 +151,7 @@ public final class QmpJsonFramer extends ByteToMessageDecoder {
                     continue;
                 }
             }
-            if (i - start > maxMessageBytes) {
+            if (i - start > MAX_MESSAGE_BYTES) {
                 out.add(new JsonInput.Error("JSON token size limit exceeded"));
                 in.readerIndex(i);
                 start = i;

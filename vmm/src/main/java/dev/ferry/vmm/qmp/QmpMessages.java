@@ -1,9 +1,12 @@
 package dev.ferry.vmm.qmp;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
@@ -21,9 +24,9 @@ public final class QmpMessages {
      * The mapper for monitor input: QEMU's parser accepts single-quoted strings and refuses
      * duplicate keys; numbers keep their exact value so that an id is echoed as sent.
      */
-    public static final ObjectMapper MAPPER = JsonMapper.builder(com.fasterxml.jackson.core.JsonFactory.builder()
+    public static final ObjectMapper MAPPER = JsonMapper.builder(JsonFactory.builder()
                     // The framer already enforces QEMU's nesting limit (1024); Jackson's default is 1000.
-                    .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                    .streamReadConstraints(StreamReadConstraints.builder()
                             .maxNestingDepth(QmpJsonFramer.MAX_NESTING + 1).build())
                     .build())
             .enable(JsonReadFeature.ALLOW_SINGLE_QUOTES)
@@ -74,7 +77,7 @@ public final class QmpMessages {
         return NODES.objectNode();
     }
 
-    public static com.fasterxml.jackson.databind.node.ArrayNode array() {
+    public static ArrayNode array() {
         return NODES.arrayNode();
     }
 }

@@ -1,6 +1,7 @@
 package dev.ferry.vmm.qmp;
 
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.migration.MigrationController;
 import io.netty.channel.ChannelPipeline;
 
 /**
@@ -15,13 +16,8 @@ public final class QmpPipeline {
     private QmpPipeline() {}
 
     public static QmpSession install(ChannelPipeline p, QmpServerInfo info, QmpCommands commands, Machine machine,
-                                     QmpFdStore fds, QmpEventBus events, QmpFdSets fdSets) {
-        return install(p, info, commands, machine, fds, events, fdSets, null);
-    }
-
-    public static QmpSession install(ChannelPipeline p, QmpServerInfo info, QmpCommands commands, Machine machine,
                                      QmpFdStore fds, QmpEventBus events, QmpFdSets fdSets,
-                                     dev.ferry.vmm.machine.migration.MigrationController migration) {
+                                     MigrationController migration) {
         QmpSession session = new QmpSession(info, commands, machine, fds, events, fdSets, migration);
         p.addLast("framer", new QmpJsonFramer());
         p.addLast("request-decoder", new QmpRequestDecoder());

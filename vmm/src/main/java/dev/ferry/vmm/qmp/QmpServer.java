@@ -1,12 +1,14 @@
 package dev.ferry.vmm.qmp;
 
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.migration.MigrationController;
 import dev.ferry.vmm.os.LibC;
 import dev.ferry.vmm.os.UnixSocket;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -27,6 +29,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -56,26 +59,17 @@ public final class QmpServer implements AutoCloseable {
     private final AtomicInteger connections = new AtomicInteger();
     private final AtomicInteger connectionIds = new AtomicInteger();
     private volatile LocalAddress localHub;
-    private final java.util.concurrent.CompletableFuture<Void> firstConnection = new java.util.concurrent.CompletableFuture<>();
+    private final CompletableFuture<Void> firstConnection = new CompletableFuture<>();
 
-    private final dev.ferry.vmm.machine.migration.MigrationController migration;
+    private final MigrationController migration;
 
-    public QmpServer(Machine machine, QmpServerInfo info) {
-        this(machine, null, info);
-    }
-
-    public QmpServer(Machine machine, dev.ferry.vmm.machine.migration.MigrationController migration,
-                     QmpServerInfo info) {
+    public QmpServer(Machine machine, MigrationController migration, QmpServerInfo info, QmpCommands commands) {
         this.migration = migration;
-        if (migration != null) {
-            migration.addListener(new QmpMigrationEvents(events, migration));
-        }
+        migration.addListener(new QmpMigrationEvents(events, migration));
         this.machine = machine;
         this.info = info;
-        this.commands = QmpCommands.standard(info);
-        if (machine != null) {
-            machine.addListener(new QmpEvents(events));
-        }
+        this.commands = commands;
+        machine.addListener(new QmpEvents(events));
     }
 
     public QmpEventBus events() {
@@ -110,7 +104,7 @@ public final class QmpServer implements AutoCloseable {
     }
 
     /** Completes when the first client has connected to any monitor (for wait=on). */
-    public java.util.concurrent.CompletableFuture<Void> firstConnection() {
+    public CompletableFuture<Void> firstConnection() {
         return firstConnection;
     }
 
@@ -202,7 +196,7 @@ public final class QmpServer implements AutoCloseable {
         new Bootstrap().group(loop).channel(LocalChannel.class)
                 .handler(bridge.handler())
                 .localAddress(self)
-                .connect(hub).addListener((io.netty.channel.ChannelFutureListener) f -> {
+                .connect(hub).addListener((ChannelFutureListener) f -> {
                     if (!f.isSuccess()) {
                         pendingFdStores.remove(self);
                         connections.decrementAndGet();
@@ -222,9 +216,7 @@ public final class QmpServer implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (machine != null) {
-                machine.onControlThread(() -> null).get(2, TimeUnit.SECONDS);
-            }
+            machine.onControlThread(() -> null).get(2, TimeUnit.SECONDS);
             loop.submit(() -> { }).get(2, TimeUnit.SECONDS);
             loop.submit(() -> { }).get(2, TimeUnit.SECONDS);
         } catch (Exception e) {

@@ -2,8 +2,9 @@ package dev.ferry.vmm.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.migration.MigrationController;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 
@@ -34,19 +35,14 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     private final QmpFdStore fds;
     private final QmpEventBus events;
     private final QmpFdSets fdSets;
-    private final dev.ferry.vmm.machine.migration.MigrationController migration;
+    private final MigrationController migration;
     private final ArrayDeque<QmpInbound> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private boolean busy;
     private volatile boolean negotiated;
 
     public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events,
-                      QmpFdSets fdSets) {
-        this(info, commands, machine, fds, events, fdSets, null);
-    }
-
-    public QmpSession(QmpServerInfo info, QmpCommands commands, Machine machine, QmpFdStore fds, QmpEventBus events,
-                      QmpFdSets fdSets, dev.ferry.vmm.machine.migration.MigrationController migration) {
+                      QmpFdSets fdSets, MigrationController migration) {
         this.migration = migration;
         this.fdSets = fdSets;
         this.info = info;
@@ -77,7 +73,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     }
 
     @Override
-    public dev.ferry.vmm.machine.migration.MigrationController migration() {
+    public MigrationController migration() {
         return migration;
     }
 
@@ -89,9 +85,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
     public void channelActive(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         ctx.writeAndFlush(info.greeting());
-        if (events != null) {
-            events.subscribe(this);
-        }
+        events.subscribe(this);
         ctx.fireChannelActive();
     }
 
@@ -102,9 +96,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (events != null) {
-            events.unsubscribe(this);
-        }
+        events.unsubscribe(this);
         fds.closeAll();
         ctx.fireChannelInactive();
     }
@@ -192,7 +184,7 @@ public final class QmpSession extends SimpleChannelInboundHandler<QmpInbound> im
                         "The command " + req.command() + " has not been found");
             }
             QmpArguments.validate(command.arguments(), req.arguments());
-            if (command.onConnectionThread() || machine == null) {
+            if (command.onConnectionThread()) {
                 return CompletableFuture.completedFuture(command.execute(this, req.arguments()));
             }
             ranOnControlThread = true;

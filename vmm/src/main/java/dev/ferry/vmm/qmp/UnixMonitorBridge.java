@@ -1,7 +1,7 @@
 package dev.ferry.vmm.qmp;
 
 import com.sun.jna.Memory;
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.os.NativeException;
 import dev.ferry.vmm.os.UnixSocket;
 import io.netty.buffer.ByteBuf;
@@ -11,7 +11,10 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Carries one unix-socket monitor connection to its Netty pipeline. Netty's domain-socket
@@ -34,13 +37,13 @@ final class UnixMonitorBridge {
 
     private final UnixSocket socket;
     private final QmpFdStore fds;
-    private final BlockingQueue<byte[]> outgoing = new java.util.concurrent.LinkedBlockingQueue<>();
-    private final java.util.concurrent.atomic.AtomicLong unsent = new java.util.concurrent.atomic.AtomicLong();
+    private final BlockingQueue<byte[]> outgoing = new LinkedBlockingQueue<>();
+    private final AtomicLong unsent = new AtomicLong();
     private final Runnable onClose;
     private volatile Channel local;
     private volatile boolean closed;
     /** The reader and the writer thread; the last to finish releases the socket. */
-    private final java.util.concurrent.atomic.AtomicInteger threads = new java.util.concurrent.atomic.AtomicInteger(2);
+    private final AtomicInteger threads = new AtomicInteger(2);
 
     UnixMonitorBridge(UnixSocket socket, QmpFdStore fds, Runnable onClose) {
         this.socket = socket;

@@ -1,5 +1,6 @@
 package dev.ferry.vmm.qmpclient;
 
+import java.io.Console;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -41,12 +42,12 @@ final class ProgressDisplay {
      * means; from 22 on, Console.isTerminal says it.
      */
     static boolean onTerminal() {
-        java.io.Console c = System.console();
+        Console c = System.console();
         if (c == null) {
             return false;
         }
         try {
-            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(c);
+            return (Boolean) Console.class.getMethod("isTerminal").invoke(c);
         } catch (ReflectiveOperationException e) {
             return true;
         }

@@ -2,6 +2,7 @@ package dev.ferry.vmm.cli;
 
 import dev.ferry.vmm.machine.MachineConfig;
 import dev.ferry.vmm.machine.SerialConfig;
+import dev.ferry.vmm.qmp.MonitorAddress;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -114,9 +115,9 @@ class CommandLineTest {
                 "-qmp", "tcp:127.0.0.1:4444,server,nowait",
                 "-chardev", "socket,id=charmonitor,path=/tmp/m.sock,server=on,wait=off",
                 "-mon", "chardev=charmonitor,id=monitor,mode=control");
-        assertEquals(List.of(new dev.ferry.vmm.qmp.MonitorAddress.Unix(Path.of("/tmp/q.sock")),
-                new dev.ferry.vmm.qmp.MonitorAddress.Tcp("127.0.0.1", 4444, false),
-                new dev.ferry.vmm.qmp.MonitorAddress.Unix(Path.of("/tmp/m.sock"))), r.monitors());
+        assertEquals(List.of(new MonitorAddress.Unix(Path.of("/tmp/q.sock")),
+                new MonitorAddress.Tcp("127.0.0.1", 4444, false),
+                new MonitorAddress.Unix(Path.of("/tmp/m.sock"))), r.monitors());
         assertTrue(!r.waitForMonitor());
         assertTrue(((CliRequest.Run) CommandLine.parse("-qmp", "unix:/tmp/q,server")).waitForMonitor());
         assertTrue(error("-qmp", "unix:/tmp/q").contains("server=on"));

@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 class QmpJsonFramerTest {
 
-    private final EmbeddedChannel ch = new EmbeddedChannel(new QmpJsonFramer(4096));
+    private final EmbeddedChannel ch = new EmbeddedChannel(new QmpJsonFramer());
 
     private void send(String s) {
         ch.writeInbound(Unpooled.wrappedBuffer(s.getBytes(StandardCharsets.UTF_8)));
@@ -79,7 +79,7 @@ class QmpJsonFramerTest {
     void nestingBeyondTheLimitIsRejectedOnce() {
         send("[".repeat(QmpJsonFramer.MAX_NESTING) + "]".repeat(QmpJsonFramer.MAX_NESTING));
         assertEquals(1, drain().size(), "depth 1024 is accepted");
-        EmbeddedChannel big = new EmbeddedChannel(new QmpJsonFramer(1 << 20));
+        EmbeddedChannel big = new EmbeddedChannel(new QmpJsonFramer());
         big.writeInbound(Unpooled.wrappedBuffer(("[".repeat(1025) + "]").getBytes(StandardCharsets.US_ASCII)));
         JsonInput first = big.readInbound();
         assertEquals(new JsonInput.Error("JSON nesting depth limit exceeded"), first);
@@ -87,7 +87,7 @@ class QmpJsonFramerTest {
 
     @Test
     void oversizedMessagesAreDroppedAndTheConnectionStaysUsable() {
-        send("{\"execute\": \"" + "x".repeat(5000) + "\"}");
+        send("{\"execute\": \"" + "x".repeat(QmpJsonFramer.MAX_MESSAGE_BYTES + 1000) + "\"}");
         List<String> out = drain();
         assertEquals("ERROR: JSON token size limit exceeded", out.get(0));
         // As in QEMU, the rest of the oversized text is lexed as new input (here it opens a

@@ -1,11 +1,15 @@
 package dev.ferry.vmm.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.ferry.vmm.qmp.command.FerryCommands;
+import dev.ferry.vmm.testing.PrelaunchMachine;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,16 +18,30 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The whole pipeline on an EmbeddedChannel, for what needs no machine. */
+/**
+ * The whole pipeline on an EmbeddedChannel, over a machine that is never started, for what runs
+ * on the connection thread.
+ */
 class QmpSessionTest {
 
     private final List<Integer> closed = new ArrayList<>();
     private final EmbeddedChannel ch = new EmbeddedChannel();
+    private final PrelaunchMachine machine = PrelaunchMachine.create();
 
-    QmpSessionTest() {
-        QmpPipeline.install(ch.pipeline(), QmpServerInfo.FERRY, QmpCommands.standard(QmpServerInfo.FERRY), null,
-                new QmpFdStore(closed::add), new QmpEventBus(), new QmpFdSets(closed::add));
+    QmpSessionTest() throws IOException {
+        install(ch, new QmpEventBus());
         ch.pipeline().fireChannelActive();
+    }
+
+    private void install(EmbeddedChannel channel, QmpEventBus events) {
+        QmpPipeline.install(channel.pipeline(), QmpServerInfo.FERRY, FerryCommands.registry(QmpServerInfo.FERRY),
+                machine.machine(), new QmpFdStore(closed::add), events, new QmpFdSets(closed::add),
+                machine.migration());
+    }
+
+    @AfterEach
+    void closeMachine() {
+        machine.close();
     }
 
     private List<String> exchange(String input) {
@@ -144,8 +162,7 @@ class QmpSessionTest {
     void eventsReachOnlyNegotiatedConnections() {
         QmpEventBus bus = new QmpEventBus();
         EmbeddedChannel a = new EmbeddedChannel();
-        QmpPipeline.install(a.pipeline(), QmpServerInfo.FERRY, QmpCommands.standard(QmpServerInfo.FERRY), null,
-                new QmpFdStore(closed::add), bus, new QmpFdSets(closed::add));
+        install(a, bus);
         a.pipeline().fireChannelActive();
         ((ByteBuf) a.readOutbound()).release();
         bus.emit("STOP", null);

@@ -1,6 +1,6 @@
 package dev.ferry.vmm.machine.migration;
 
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.os.Threads;
 
 /**

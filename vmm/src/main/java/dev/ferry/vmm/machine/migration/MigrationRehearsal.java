@@ -19,7 +19,7 @@ import dev.ferry.migration.state.StateSectionCodec;
 import dev.ferry.migration.stream.StreamException;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
-import dev.ferry.vmm.Log;
+import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.Registers;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;

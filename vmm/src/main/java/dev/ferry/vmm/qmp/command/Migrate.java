@@ -40,7 +40,7 @@ public final class Migrate implements QmpCommand {
         if (flag(arguments, "resume")) {
             throw new QmpException("Postcopy recovery is not supported by Ferry");
         }
-        var migration = call.requireMigration();
+        var migration = call.migration();
         MigrationUri uri;
         int fd;
         try {

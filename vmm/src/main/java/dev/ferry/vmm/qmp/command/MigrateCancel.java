@@ -19,7 +19,7 @@ public final class MigrateCancel implements QmpCommand {
 
     @Override
     public JsonNode execute(QmpCall call, ObjectNode arguments) {
-        call.requireMigration().cancel();
+        call.migration().cancel();
         return QmpMessages.object();
     }
 }

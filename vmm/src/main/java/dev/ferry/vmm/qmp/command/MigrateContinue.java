@@ -31,7 +31,7 @@ public final class MigrateContinue implements QmpCommand {
         String state = arguments.get("state").textValue();
         MigrationStatus expected = MigrationStatus.ofQapiName(state);    // validated against the enum
         try {
-            call.requireMigration().continueFrom(expected);
+            call.migration().continueFrom(expected);
         } catch (MigrationRequestException e) {
             throw new QmpException(e.getMessage());
         }

@@ -32,7 +32,7 @@ public final class MigrateIncoming implements QmpCommand {
 
     @Override
     public JsonNode execute(QmpCall call, ObjectNode arguments) {
-        var migration = call.requireMigration();
+        var migration = call.migration();
         MigrationUri uri = MigrationUris.parse(arguments.get("uri").textValue());
         int fd = MigrationUris.takeFd(call, uri);
         try {

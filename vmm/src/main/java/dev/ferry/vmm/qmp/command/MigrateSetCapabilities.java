@@ -38,7 +38,7 @@ public final class MigrateSetCapabilities implements QmpCommand {
 
     @Override
     public JsonNode execute(QmpCall call, ObjectNode arguments) {
-        var migration = call.requireMigration();
+        var migration = call.migration();
         Set<String> caps = new HashSet<>(migration.settings().capabilities());
         for (JsonNode c : arguments.get("capabilities")) {
             String name = c.get("capability").textValue();

@@ -48,7 +48,7 @@ public final class MigrateSetParameters implements QmpCommand {
 
     @Override
     public JsonNode execute(QmpCall call, ObjectNode a) {
-        var migration = call.requireMigration();
+        var migration = call.migration();
         MigrationSettings s = migration.settings();
         long downtime = range(a, "downtime-limit", "downtime_limit", 0, 2_000_000, s.downtimeLimitMillis(),
                 "an integer in the range of 0 to (2000 * 1000) ms");

@@ -38,7 +38,7 @@ public final class QueryMigrate implements QmpCommand {
 
     @Override
     public JsonNode execute(QmpCall call, ObjectNode arguments) {
-        MigrationInfo info = call.requireMigration().info();
+        MigrationInfo info = call.migration().info();
         ObjectNode o = QmpMessages.object();
         if (info == null || info.status() == MigrationStatus.NONE) {
             return o;

@@ -24,7 +24,7 @@ public final class QueryMigrateCapabilities implements QmpCommand {
 
     @Override
     public JsonNode execute(QmpCall call, ObjectNode arguments) {
-        MigrationSettings s = call.requireMigration().settings();
+        MigrationSettings s = call.migration().settings();
         ArrayNode out = QmpMessages.array();
         for (String c : MigrationSettings.ALL_CAPABILITIES) {
             out.addObject().put("state", s.has(c)).put("capability", c);

@@ -57,7 +57,7 @@ public final class QueryMigrateParameters implements QmpCommand {
 
     @Override
     public JsonNode execute(QmpCall call, ObjectNode arguments) {
-        MigrationSettings s = call.requireMigration().settings();
+        MigrationSettings s = call.migration().settings();
         return QmpMessages.object()
                 .put("cpu-throttle-initial", s.throttleInitial())
                 .put("cpu-throttle-increment", s.throttleIncrement())
