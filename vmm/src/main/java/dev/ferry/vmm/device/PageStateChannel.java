@@ -6,7 +6,7 @@ import dev.ferry.vmm.memory.PageStateBitmap;
 import java.util.function.Consumer;
 
 /**
- * The port-IO page-state channel (DESIGN.md, "The page-state channel"): the guest's ring-0 code
+ * The port-IO page-state channel (docs/design.md, "The page-state channel"): the guest's ring-0 code
  * writes a guest-physical address (+0 low, +4 high), a page count (+8) and then the attributes
  * (+12), which commits the change; reading +12 returns the status of the last commit. Attribute
  * bit 4 means encrypted (private), as KVM_MAP_GPA_RANGE_ENCRYPTED in the KVM_HC_MAP_GPA_RANGE

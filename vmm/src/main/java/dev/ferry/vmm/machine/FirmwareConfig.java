@@ -11,7 +11,7 @@ import java.nio.file.Files;
 /** The fw_cfg contents of a machine: QEMU's standard items plus the user's -fw_cfg files. */
 final class FirmwareConfig {
 
-    /** Tells the firmware stub which page-state channel to use (DESIGN.md): here, port IO. */
+    /** Tells the firmware which page-state channel to use (docs/design.md, "The page-state channel"): port IO. */
     static final String PAGE_STATE_FILE = "opt/ferry/page-state";
     static final String PAGE_STATE_PORT_CHANNEL = "port";
     /** QEMU refuses fw_cfg files above this size from the command line too (it is RAM). */

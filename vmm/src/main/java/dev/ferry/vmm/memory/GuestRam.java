@@ -13,7 +13,7 @@ import java.nio.ByteOrder;
 /**
  * All guest RAM in one {@code memfd}, mapped once with {@code MAP_SHARED}. A memfd (not anonymous
  * memory) so that the same pages can be mapped by the migration helper VM and handed to another
- * VMM process for local migration (DESIGN.md, "Local migration").
+ * VMM process for local migration (docs/design.md, "Local migration").
  */
 public final class GuestRam implements GuestMemory, AutoCloseable {
 

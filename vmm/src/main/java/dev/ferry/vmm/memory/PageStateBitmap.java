@@ -4,7 +4,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Which guest pages the guest has declared shared (unencrypted); every other page is private.
- * Pages are private by default, as on SEV (DESIGN.md, "The page-state channel"). Indexed by
+ * Pages are private by default, as on SEV (docs/design.md, "The page-state channel"). Indexed by
  * guest-physical page number up to the end of RAM. Updated by vCPU threads, read by migration.
  */
 public final class PageStateBitmap {

@@ -56,7 +56,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * fresh, the source has never migrated), so every real migration would be a cold one. Measured
  * on the 2-core development machine, 1 GiB guest, 512 MiB touched: source migration thread
  * 300 ms CPU cold, 150 ms after a rehearsal; the state codecs' first use cost 160 ms of downtime
- * before they were warmed (docs/benchmarks.md).
+ * before they were warmed (docs/benchmarks-history.md).
  *
  * <p>It is also a self-check: the scratch target must equal the scratch source afterwards, or
  * the VMM logs an error. {@code -Dferry.migration.rehearsal=false} turns it off.
