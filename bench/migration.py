@@ -176,13 +176,34 @@ def stderr_tail(path, n=3):
     return (" [stderr: " + " | ".join(lines[-n:]) + "]") if lines else ""
 
 
+def workload_options(opts, ram, wl):
+    """The guest's options for a row: the workload's, with mem= of the scale row for its RAM size."""
+    options = opts.workloads[wl]
+    if opts.scale and ram == opts.scale[0]:
+        options = re.sub(r"\bmem=\d+", f"mem={opts.scale[1]}", options)
+    return options
+
+
+def first_touch_gb_s(size_mib=1024):
+    """What `dd if=/dev/zero of=/dev/shm/x bs=1M count=1024` measures: how fast this machine
+    faults in fresh shared memory (a target's first pass writes into exactly such pages)."""
+    path = Path("/dev/shm") / f"ferry-bench-first-touch-{os.getpid()}"
+    try:
+        t0 = time.monotonic()
+        subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={size_mib}"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return size_mib * 2**20 / (time.monotonic() - t0) / 1e9
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def migrate_once(opts, row, run):
     vmm, ram, wl, mode = row
     d = Path(opts.tmp) / f"{vmm}-{ram}-{wl}-{mode}-run{run}"
     d.mkdir()
     res = {"vmm": vmm, "ram": ram, "workload": wl, "mode": mode, "run": run, "ok": False,
            "downtime_limit": opts.downtime_limit}
-    workload = f"{opts.workloads[wl]} hb={opts.hb}"
+    workload = f"{workload_options(opts, ram, wl)} hb={opts.hb}"
     procs, qmps = {}, {}
     phase = "start"
     deadline = time.monotonic() + opts.timeout
@@ -376,7 +397,7 @@ def loopback_ceiling(streams, total_bytes, timeout):
 FIELDS = ("total_ms", "downtime_ms", "pause_ms", "setup_ms", "wall_ms", "completed_ms", "transferred", "throughput_mb_s", "passes")
 
 
-def summarize(results, rows):
+def summarize(results, rows, ceilings, channels):
     out = []
     for row in rows:
         rs = [r for r in results if (r["vmm"], r["ram"], r["workload"], r["mode"]) == row]
@@ -389,6 +410,12 @@ def summarize(results, rows):
             if vals:
                 s[f] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
         out.append(s)
+    # Throughput on the wire against the loopback ceiling with as many streams as the row uses.
+    ceiling = {c["streams"]: c["gb_s"] * 1000 for c in ceilings}
+    for s in out:
+        streams = channels if s["mode"] == "multifd" else 1
+        if "throughput_mb_s" in s and ceiling.get(streams):
+            s["wire_vs_ceiling"] = s["throughput_mb_s"]["median"] / ceiling[streams]
     # Ratios against QEMU's best: the lower median of microvm/pc, single/multifd, same RAM+workload.
     for s in out:
         for f in ("total_ms", "downtime_ms", "pause_ms"):
@@ -413,10 +440,14 @@ def print_report(opts, summary, ceilings):
     print()
     print(f"Live migration over loopback TCP, -smp {opts.smp}, {opts.runs} interleaved run(s) per row: "
           f"median (min-max); multifd = {opts.channels} channels; downtime-limit {opts.downtime_limit} ms")
-    print(f"workloads: idle = '{opts.workloads['idle']}', busy = '{opts.workloads['busy']}' (hb={opts.hb} ms)")
+    print(f"workloads: idle = '{opts.workloads['idle']}', busy = '{opts.workloads['busy']}' (hb={opts.hb} ms)"
+          + (f"; the {opts.scale[0]} rows with mem={opts.scale[1]}" if opts.scale else ""))
+    if opts.first_touch_gb_s:
+        print(f"first touch of shared memory (dd if=/dev/zero of=/dev/shm/x bs=1M count=1024): "
+              f"{opts.first_touch_gb_s:.2f} GB/s")
     cols = [("VMM", 12), ("RAM", 3), ("load", 4), ("mode", 7), ("ok", 3), ("total ms", 16), ("downtime ms", 13),
             ("pause ms", 13), ("setup ms", 9), ("wall ms", 16), ("MB sent", 14), ("MB/s", 14), ("passes", 7),
-            ("total/qb", 8), ("down/qb", 7), ("pause/qb", 8)]
+            ("wire/ceil", 9), ("total/qb", 8), ("down/qb", 7), ("pause/qb", 8)]
     print("  ".join(f"{n:<{w}}" if i < 4 else f"{n:>{w}}" for i, (n, w) in enumerate(cols)))
     print("-" * (sum(w for _, w in cols) + 2 * (len(cols) - 1)))
     for s in summary:
@@ -425,14 +456,14 @@ def print_report(opts, summary, ceilings):
                 cell(s, "setup_ms", "{:.0f}"),
                 cell(s, "wall_ms", "{:.0f}"), cell(s, "transferred", "{:.0f}", 1e6),
                 cell(s, "throughput_mb_s", "{:.0f}"), cell(s, "passes", "{:.0f}"),
-                ratio(s, "total_ms_vs_qemu_best"), ratio(s, "downtime_ms_vs_qemu_best"),
+                ratio(s, "wire_vs_ceiling"), ratio(s, "total_ms_vs_qemu_best"), ratio(s, "downtime_ms_vs_qemu_best"),
                 ratio(s, "pause_ms_vs_qemu_best")]
         print("  ".join(f"{v:<{w}}" if i < 4 else f"{v:>{w}}" for i, (v, (_, w)) in enumerate(zip(vals, cols))))
     print()
     print("total/downtime/setup: the source's query-migrate (each VMM's own definition); pause: the source's STOP "
           "event to the target's RESUME event (event timestamps, host clock; the same method for every VMM); wall: from sending 'migrate' until the target's "
           "query-status says 'running' (client clock); MB = 10^6 bytes (ram.transferred); MB/s = transferred / total-time; passes = "
-          "dirty-sync-count; x/qb = median over the best QEMU median (microvm or pc, single or multifd) "
+          "dirty-sync-count; wire/ceil = MB/s over the loopback ceiling with as many streams (1, or the multifd channels); x/qb = median over the best QEMU median (microvm or pc, single or multifd) "
           "for the same RAM and workload")
     for c in ceilings:
         print(f"loopback TCP ceiling, Python, {c['streams']} stream(s), {c['bytes'] / 2**30:.0f} GiB: "
@@ -472,7 +503,10 @@ def main():
                     default=["single", "multifd"], help="single,multifd (default both)")
     ap.add_argument("--runs", type=int, default=3, help="migrations per row, interleaved (default 3)")
     ap.add_argument("--channels", type=int, default=2, help="multifd-channels (default 2)")
-    ap.add_argument("--smp", type=int, default=1, help="vCPUs (default 1)")
+    ap.add_argument("--smp", type=int, default=2, help="vCPUs (default 2; the guest halts when idle)")
+    ap.add_argument("--scale", default="8G:6144", metavar="RAM:MIB",
+                    help="also migrate a RAM-sized guest with MIB MiB touched, idle and busy ('none' to skip;"
+                         " default 8G:6144)")
     ap.add_argument("--idle", default="mem=512 rate=1",
                     help="idle guest options (default 'mem=512 rate=1'; rate=0 would mean unpaced)")
     ap.add_argument("--busy", default="mem=512 rate=200", help="busy guest options (default 'mem=512 rate=200')")
@@ -490,6 +524,14 @@ def main():
     if min(opts.runs, opts.channels, opts.smp, opts.hb) < 1:
         ap.error("--runs, --channels, --smp and --hb must be at least 1")
     opts.workloads = {"idle": opts.idle, "busy": opts.busy}
+    if opts.scale == "none":
+        opts.scale = None
+    else:
+        m = re.fullmatch(r"(\d+[MG]):(\d+)", opts.scale)
+        if not m:
+            ap.error("--scale takes RAM:MIB, e.g. 8G:6144, or none")
+        opts.scale = (m.group(1), int(m.group(2)))
+    opts.first_touch_gb_s = None
 
     def on_term(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -523,13 +565,16 @@ def main():
         log(f"migration.py: {os.cpu_count()} CPUs, Linux {platform.release()}, "
             f"{subprocess.run([QEMU, '--version'], stdout=subprocess.PIPE, text=True).stdout.splitlines()[0]}")
 
+        opts.first_touch_gb_s = first_touch_gb_s()
+        log(f"migration.py: first touch of shared memory (dd to /dev/shm): {opts.first_touch_gb_s:.2f} GB/s")
         sizes = [opts.ceiling_gib] if opts.ceiling_gib > 0 else []
         for streams in ([1, opts.channels] if opts.channels > 1 else [1]) if sizes else []:
             c = loopback_ceiling(streams, int(opts.ceiling_gib * 2**30), opts.timeout)
             ceilings.append(c)
             log(f"migration.py: loopback ceiling, {streams} stream(s): {c['gb_s']:.2f} GB/s")
 
-        rows = [(vmm, ram, wl, mode) for ram in opts.ram for wl in opts.workload for mode in opts.mode
+        sizes_ram = opts.ram + ([opts.scale[0]] if opts.scale and opts.scale[0] not in opts.ram else [])
+        rows = [(vmm, ram, wl, mode) for ram in sizes_ram for wl in opts.workload for mode in opts.mode
                 for vmm in opts.vmm]
         for run in range(1, opts.runs + 1):
             for row in (rows if run % 2 else rows[::-1]):
@@ -547,7 +592,7 @@ def main():
                     warnings.append(f"run {run} {' '.join(row)}: other VMM/Java processes were running")
         if "ferry" in opts.vmm and jar_stamp(opts.target_dir or TARGET) != stamp:
             warnings.append("vmm/target changed during the run: Ferry rows may mix builds (use --snapshot)")
-        summary = summarize(results, rows)
+        summary = summarize(results, rows, ceilings, opts.channels)
         print_report(opts, summary, ceilings)
         elapsed = time.monotonic() - started
         log(f"migration.py: {len(results)} migrations in {elapsed:.0f} s; commands (first run of each):")
@@ -559,9 +604,10 @@ def main():
             rc = 1
         if opts.json:
             report = {"benchmark": "migration", "date": datetime.datetime.now().astimezone().isoformat(),
-                      "host": {"cpus": os.cpu_count(), "kernel": platform.release()},
+                      "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                               "first_touch_gb_s": opts.first_touch_gb_s},
                       "config": {k: getattr(opts, k) for k in ("vmm", "ram", "workload", "mode", "runs", "channels",
-                                                                "smp", "workloads", "hb", "downtime_limit")},
+                                                                "smp", "workloads", "scale", "hb", "downtime_limit")},
                       "commit": subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],
                                                stdout=subprocess.PIPE, text=True).stdout.strip(),
                       "snapshot": opts.target_dir is not None, "elapsed_s": elapsed, "commands": opts.commands,
