@@ -14,6 +14,12 @@ import java.util.function.LongSupplier;
  * pages and the device state. Until the caller has the target's acknowledgement the source
  * guest is intact: on any failure or cancellation the engine resumes it if it had stopped it.
  *
+ * <p>Each page goes where a {@link PageRouter} says: plain in RAM records (by default, every
+ * page), to a {@link PageSealer}, or nowhere. A skipped page counts in none of the figures, as
+ * QEMU counts no page of a RAM block it does not migrate (x-ignore-shared): not transferred,
+ * not duplicate or normal, not remaining. A sealed page counts as normal, and the bytes of its
+ * sealed records as transferred.
+ *
  * <p>Works over {@link GuestPages}, {@link DirtyLog} and {@link RecordSink} only, so it is tested
  * with in-memory fakes and a fake clock.
  */
@@ -40,6 +46,13 @@ public final class PrecopyEngine {
     private final GuestPages ram;
     private final DirtyLog dirtyLog;
     private final RecordSink sink;
+    private final PageRouter router;
+    /** The default router: no call to it at all, the loops are today's. */
+    private final boolean allPlain;
+    private final PageSealer sealer;
+    /** Pages on their way to the sealer, {@code sealing} of them (null without a sealer). */
+    private final long[] sealBatch;
+    private int sealing;
     private final PrecopyParameters params;
     private final LongSupplier nanoClock;
     private final Sleeper sleeper;
@@ -77,9 +90,19 @@ public final class PrecopyEngine {
 
     public PrecopyEngine(GuestPages ram, DirtyLog dirtyLog, RecordSink sink, PrecopyParameters params,
                          LongSupplier nanoClock, Sleeper sleeper) {
+        this(ram, dirtyLog, sink, PageRouter.ALL_PLAIN, null, params, nanoClock, sleeper);
+    }
+
+    /** An engine whose pages go where {@code router} says; {@code sealer} may be null if it seals none. */
+    public PrecopyEngine(GuestPages ram, DirtyLog dirtyLog, RecordSink sink, PageRouter router, PageSealer sealer,
+                         PrecopyParameters params, LongSupplier nanoClock, Sleeper sleeper) {
         this.ram = ram;
         this.dirtyLog = dirtyLog;
         this.sink = sink;
+        this.router = router;
+        this.allPlain = router == PageRouter.ALL_PLAIN;
+        this.sealer = sealer;
+        this.sealBatch = sealer == null ? null : new long[sealer.batchPages()];
         this.params = params;
         this.maxBandwidth = params.maxBandwidth();
         this.downtimeLimitMillis = params.downtimeLimitMillis();
@@ -90,7 +113,13 @@ public final class PrecopyEngine {
     }
 
     public static PrecopyEngine create(GuestPages ram, DirtyLog log, RecordSink sink, PrecopyParameters params) {
-        return new PrecopyEngine(ram, log, sink, params, System::nanoTime,
+        return create(ram, log, sink, PageRouter.ALL_PLAIN, null, params);
+    }
+
+    /** An engine on the system clock whose pages go where {@code router} says. */
+    public static PrecopyEngine create(GuestPages ram, DirtyLog log, RecordSink sink, PageRouter router,
+                                       PageSealer sealer, PrecopyParameters params) {
+        return new PrecopyEngine(ram, log, sink, router, sealer, params, System::nanoTime,
                 n -> Thread.sleep(n / 1_000_000, (int) (n % 1_000_000)));
     }
 
@@ -124,7 +153,7 @@ public final class PrecopyEngine {
             long[] toSend = populated != null ? populated : allPages();
             // Pages known to be zero are not sent at all (the target starts zeroed); they
             // count as duplicate (zero) pages, as QEMU counts zero pages.
-            duplicate += ram.pageCount() - count(toSend);
+            duplicate += allPlain ? ram.pageCount() - count(toSend) : unsentZeroPages(toSend);
             long downtimeStart = 0;
             int extraPasses = 0;
             while (true) {
@@ -139,7 +168,7 @@ public final class PrecopyEngine {
                 }
                 toSend = dirtyLog.fetchAndClear();
                 dirtySyncs++;
-                long dirty = count(toSend);
+                long dirty = allPlain ? count(toSend) : countNotSkipped(toSend);
                 remaining = dirty * PAGE;
                 dirtyPagesRate = (long) (dirty * 1e9 / passNanos);
                 long expectedMicros = bandwidth > 0 ? (long) (remaining * 1e6 / bandwidth) : 0;
@@ -253,6 +282,30 @@ public final class PrecopyEngine {
     /** All zero, at least as long as the bitmaps (see nextNonZero). */
     private long[] zeros = new long[0];
 
+    /** Pages of {@code bits} that the router does not skip. */
+    private long countNotSkipped(long[] bits) {
+        long c = 0;
+        for (int w = nextNonZero(bits, 0); w < bits.length; w = nextNonZero(bits, w + 1)) {
+            c += Long.bitCount(bits[w] & ~router.skipped(w) & pagesOfWord(w));
+        }
+        return c;
+    }
+
+    /** Pages outside {@code populated} that the router does not skip: zero pages not sent. */
+    private long unsentZeroPages(long[] populated) {
+        long c = 0;
+        for (int w = 0; w < populated.length; w++) {
+            c += Long.bitCount(~populated[w] & ~router.skipped(w) & pagesOfWord(w));
+        }
+        return c;
+    }
+
+    /** The bits of word {@code w} that are pages of the RAM (the last word may be partial). */
+    private long pagesOfWord(int w) {
+        long left = ram.pageCount() - ((long) w << 6);
+        return left >= 64 ? -1L : left <= 0 ? 0 : (1L << left) - 1;
+    }
+
     private static long count(long[] bits) {
         long c = 0;
         for (long w : bits) {
@@ -266,8 +319,17 @@ public final class PrecopyEngine {
 
     private void sendPages(long[] bits) throws IOException, InterruptedException {
         batch.clear();
+        sealing = 0;
         for (int w = nextNonZero(bits, 0); w < bits.length; w = nextNonZero(bits, w + 1)) {
             long word = bits[w];
+            if (!allPlain) {
+                long skipped = router.skipped(w);
+                long sealed = router.sealed(w) & ~skipped & word & pagesOfWord(w);
+                word &= ~(skipped | sealed);
+                if (sealed != 0) {
+                    addSealed(w, sealed);
+                }
+            }
             while (word != 0) {
                 int bit = Long.numberOfTrailingZeros(word);
                 word &= word - 1;
@@ -285,6 +347,35 @@ public final class PrecopyEngine {
         if (batch.size() > 0) {
             flush(batch);
         }
+        if (sealing > 0) {
+            flushSealed();
+        }
+    }
+
+    private void addSealed(int w, long pages) throws IOException, InterruptedException {
+        if (sealer == null) {
+            throw new IllegalStateException("the page router seals pages of word " + w + " but there is no sealer");
+        }
+        while (pages != 0) {
+            int bit = Long.numberOfTrailingZeros(pages);
+            pages &= pages - 1;
+            sealBatch[sealing++] = ((long) w << 6) + bit;
+            if (sealing == sealBatch.length) {
+                flushSealed();
+            }
+        }
+    }
+
+    private void flushSealed() throws IOException, InterruptedException {
+        if (cancelled) {
+            throw new CancellationException("migration cancelled");
+        }
+        long bytes = sealer.seal(sealBatch, sealing, sink);
+        transferred += bytes;
+        normal += sealing;
+        sealing = 0;
+        limitRate(bytes);
+        publish(0);
     }
 
     private void flush(PageBatch batch) throws IOException, InterruptedException {

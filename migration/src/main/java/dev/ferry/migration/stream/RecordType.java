@@ -29,7 +29,13 @@ public enum RecordType {
     /** Main channel, before the switchover: answer APPLIED once everything sent so far is in RAM. */
     SYNC(11, 64),
     /** Return path: every page sent before the SYNC with this pass number has been applied. */
-    APPLIED(12, 64);
+    APPLIED(12, 64),
+    /**
+     * Reserved: a batch of pages sealed by the migration helper (a confidential guest's private
+     * pages). Its payload is specified with the helper's mailbox; a reader of this version
+     * refuses the record (see {@link #reserved()}).
+     */
+    SEALED_PAGES(13, 16 * 1024 * 1024);
 
     /**
      * PAGE_STATE's flag (format 3): the payload lists runs of equal bitmap words instead of
@@ -63,6 +69,11 @@ public enum RecordType {
     /** The record flags this version understands for the type; a reader refuses any other. */
     public int knownFlags() {
         return knownFlags;
+    }
+
+    /** A type whose code is taken but which no stream of this version may carry. */
+    public boolean reserved() {
+        return this == SEALED_PAGES;
     }
 
     /** The type with {@code code}, or null for a code this version does not know. */

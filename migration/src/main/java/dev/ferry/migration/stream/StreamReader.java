@@ -65,6 +65,11 @@ public final class StreamReader {
         if (type == null) {
             throw new StreamException("unknown record type " + code, start);
         }
+        if (type.reserved()) {
+            // Before its payload is read: no version reads it yet.
+            throw new StreamException(type + " record (type " + code + ") is reserved and not allowed in a stream"
+                    + " of format " + StreamFormat.MAJOR + "." + StreamFormat.MINOR, start);
+        }
         if (length > type.maxPayload()) {
             throw new StreamException(type + " record claims " + length + " bytes, more than its limit of "
                     + type.maxPayload(), start);

@@ -6,16 +6,16 @@ import java.nio.channels.ByteChannel;
 import java.nio.channels.GatheringByteChannel;
 
 /**
- * A migration channel over a java.nio channel (socket or file): reads and gathering writes go
- * straight to it; aborting closes it, which wakes every thread blocked on an interruptible
- * channel.
+ * A migration channel over a java.nio channel (socket, file, or the VMM's channel over a raw
+ * descriptor): reads and gathering writes go straight to it; aborting closes it, which wakes
+ * every thread blocked on an interruptible channel.
  */
-abstract class NioMigrationChannel<C extends ByteChannel & GatheringByteChannel> implements MigrationChannel {
+public abstract class NioMigrationChannel<C extends ByteChannel & GatheringByteChannel> implements MigrationChannel {
 
     protected final C channel;
     private final String description;
 
-    NioMigrationChannel(C channel, String description) {
+    protected NioMigrationChannel(C channel, String description) {
         this.channel = channel;
         this.description = description;
     }

@@ -5,9 +5,14 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.function.LongPredicate;
+import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -42,7 +47,11 @@ class PrecopyEngineTest {
         int stops;
         long generation;
         final List<RecordType> records = new ArrayList<>();
+        /** The pages of each RAM record, in order. */
+        final List<Long> plainPages = new ArrayList<>();
         long bytesOnLink;
+        /** Every record as it went out (type, flags, payload): the stream the engine wrote. */
+        final MessageDigest stream = sha256();
         int failAfterRecords = -1;
         Runnable onRecord = () -> { };
 
@@ -127,6 +136,8 @@ class PrecopyEngineTest {
                 all.put(p.duplicate());
             }
             bytesOnLink += bytes;
+            stream.update(ByteBuffer.allocate(8).putInt(type.code()).putInt(flags).flip());
+            stream.update(all.duplicate().flip());
             advance((long) (bytes * 1e9 / linkBytesPerSecond));
             if (type == RecordType.RAM) {
                 try {
@@ -138,16 +149,26 @@ class PrecopyEngineTest {
 
                         @Override
                         public void write(long gpa, ByteBuffer page) {
+                            plainPages.add(gpa / PAGE);
                             target.put((int) gpa, page, page.position(), PAGE);
                         }
 
                         @Override
                         public void zero(long gpa) {
+                            plainPages.add(gpa / PAGE);
                             target.put((int) gpa, new byte[PAGE]);
                         }
                     });
                 } catch (PageBatchException e) {
                     throw new IOException(e);
+                }
+            }
+            if (type == RecordType.SEALED_PAGES) {
+                // The fake sealer's "ciphertext" is the plain page after its number.
+                for (ByteBuffer b = all.flip(); b.hasRemaining(); ) {
+                    int at = (int) (b.getLong() * PAGE);
+                    target.put(at, b, b.position(), PAGE);
+                    b.position(b.position() + PAGE);
                 }
             }
             onRecord.run();
@@ -186,6 +207,75 @@ class PrecopyEngineTest {
         PrecopyEngine engine(PrecopyParameters p) {
             return new PrecopyEngine(this, this, this, p, () -> nanos, this::advance);
         }
+
+        PrecopyEngine engine(PageRouter router, PageSealer sealer, PrecopyParameters p) {
+            return new PrecopyEngine(this, this, this, router, sealer, p, () -> nanos, this::advance);
+        }
+    }
+
+    /** Routes pages by a predicate on the page number (a stand-in for the page-state bitmap). */
+    record RouteBy(LongPredicate seal, LongPredicate skip) implements PageRouter {
+        @Override
+        public long sealed(int word) {
+            return mask(word, seal);
+        }
+
+        @Override
+        public long skipped(int word) {
+            return mask(word, skip);
+        }
+
+        private static long mask(int word, LongPredicate p) {
+            long m = 0;
+            for (int i = 0; i < 64; i++) {
+                if (p.test(((long) word << 6) + i)) {
+                    m |= 1L << i;
+                }
+            }
+            return m;
+        }
+    }
+
+    /**
+     * A helper's stand-in: each batch becomes one SEALED_PAGES record of (page number, page)
+     * pairs, and every page handed over is logged with the pass it came in.
+     */
+    static final class FakeSealer implements PageSealer {
+        final Simulation guest;
+        final int batch;
+        final List<List<Long>> passes = new ArrayList<>(List.of(new ArrayList<>()));
+        int calls;
+
+        FakeSealer(Simulation guest, int batch) {
+            this.guest = guest;
+            this.batch = batch;
+        }
+
+        @Override
+        public int batchPages() {
+            return batch;
+        }
+
+        @Override
+        public long seal(long[] pages, int count, RecordSink sink) throws IOException {
+            assertTrue(count >= 1 && count <= batch, "batch of " + count);
+            calls++;
+            ByteBuffer record = ByteBuffer.allocate(count * (8 + PAGE));
+            for (int i = 0; i < count; i++) {
+                passes.get(passes.size() - 1).add(pages[i]);
+                record.putLong(pages[i]).put(guest.source.slice((int) (pages[i] * PAGE), PAGE));
+            }
+            sink.write(RecordType.SEALED_PAGES, record.flip());
+            return record.limit();
+        }
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
     }
 
     private static PrecopyParameters params(long downtimeMs, boolean autoConverge, int maxPasses) {
@@ -212,6 +302,113 @@ class PrecopyEngineTest {
         assertEquals(RecordType.DEVICE, s.records.get(s.records.size() - 2));
         assertEquals(1, s.stops);
         assertEquals(0, s.resumes);
+    }
+
+    /**
+     * The bytes of a whole simulated migration, pinned: the stream of format 3.0 as the engine
+     * wrote it before pages could be routed (commit d0640a2), so routing with the default
+     * router changes nothing on the wire.
+     */
+    static final String MODEST_WORKLOAD_STREAM = "4daf19661576348bda091023cfb4211cd936350afd0851c823451e778661e621";
+
+    @Test
+    void theStreamOfAFixedWorkloadIsTheOnePinned() throws Exception {
+        Simulation s = new Simulation(16384, 1e9, 50_000, 2048);
+        s.engine(params(5, false, 100)).run(s);
+        assertEquals(MODEST_WORKLOAD_STREAM, HexFormat.of().formatHex(s.stream.digest()));
+    }
+
+    @Test
+    void theDefaultRouterAndOneThatRoutesEverythingPlainWriteTodaysStream() throws Exception {
+        Simulation viaDefault = new Simulation(16384, 1e9, 50_000, 2048);
+        viaDefault.engine(PageRouter.ALL_PLAIN, null, params(5, false, 100)).run(viaDefault);
+        assertEquals(MODEST_WORKLOAD_STREAM, HexFormat.of().formatHex(viaDefault.stream.digest()));
+
+        // Another router object takes the routed path through the loops, asked for every word.
+        Simulation routed = new Simulation(16384, 1e9, 50_000, 2048);
+        MigrationStats st = routed.engine(new RouteBy(p -> false, p -> false), null, params(5, false, 100))
+                .run(routed);
+        assertEquals(MODEST_WORKLOAD_STREAM, HexFormat.of().formatHex(routed.stream.digest()));
+        assertEquals(routed.bytesOnLink - 2, st.transferred());
+        assertEquals(0, routed.target.compareTo(routed.source));
+    }
+
+    @Test
+    void aRouterThatSkipsEverythingSendsNoRamButTheRestOfTheStream() throws Exception {
+        Simulation s = new Simulation(16384, 1e9, 50_000, 2048);
+        PrecopyEngine engine = s.engine(new RouteBy(p -> false, p -> true), null, params(5, false, 100));
+        MigrationStats st = engine.run(s);
+        assertEquals(List.of(RecordType.DEVICE, RecordType.END), s.records);
+        assertEquals(0, st.transferred(), "nothing of RAM went: " + st);
+        assertEquals(0, st.duplicate(), "skipped pages count nowhere: " + st);
+        assertEquals(0, st.normal());
+        assertEquals(0, st.remaining());
+        assertEquals(16384L * PAGE, st.total());
+        assertEquals(1, s.stops);
+    }
+
+    @Test
+    void skippedPagesAreLeftOutOfEveryFigure() throws Exception {
+        // An idle guest; the upper half of RAM is skipped. Of the lower half, even pages hold
+        // data (sent full) and odd ones are zero (sent as markers).
+        Simulation s = new Simulation(4096, 1e9, 0, 1);
+        MigrationStats st = s.engine(new RouteBy(p -> false, p -> p >= 2048), null, params(300, false, 10)).run(s);
+        assertEquals(1024, st.normal(), st.toString());
+        assertEquals(1024, st.duplicate(), st.toString());
+        assertTrue(s.plainPages.stream().allMatch(p -> p < 2048));
+        assertEquals(2048, s.plainPages.size());
+    }
+
+    @Test
+    void aRouterThatSealsSomePagesHandsExactlyThoseToTheSealerInPassOrder() throws Exception {
+        Simulation s = new Simulation(16384, 1e9, 50_000, 2048);
+        LongPredicate sealed = p -> p % 3 == 0 || (p >= 4000 && p < 4100);
+        FakeSealer sealer = new FakeSealer(s, 300);
+        Simulation guest = s;
+        SwitchoverHooks hooks = new SwitchoverHooks() {
+            @Override
+            public void stopGuest() {
+                guest.stopGuest();
+            }
+
+            @Override
+            public void resumeGuest() {
+                guest.resumeGuest();
+            }
+
+            @Override
+            public void writeFinalState(RecordSink sink) throws IOException {
+                guest.writeFinalState(sink);
+            }
+
+            @Override
+            public void throttle(int percent) {
+                guest.throttle(percent);
+            }
+
+            @Override
+            public void passCompleted(int pass) {
+                sealer.passes.add(new ArrayList<>());
+            }
+        };
+        MigrationStats st = s.engine(new RouteBy(sealed, p -> false), sealer, params(5, false, 100)).run(hooks);
+
+        assertEquals(0, s.target.compareTo(s.source), "sealed and plain pages together make the stopped source");
+        assertTrue(s.plainPages.stream().noneMatch(sealed::test), "no sealed page went plain");
+        List<Long> first = sealer.passes.get(0);
+        assertEquals(LongStream.range(0, 16384).filter(sealed).boxed().toList(), first, "the first pass seals every sealed page, in order");
+        for (List<Long> pass : sealer.passes) {
+            assertTrue(pass.stream().allMatch(sealed::test), "only sealed pages reach the sealer");
+            for (int i = 1; i < pass.size(); i++) {
+                assertTrue(pass.get(i - 1) < pass.get(i), "ascending within a pass, each page once: " + pass);
+            }
+        }
+        assertEquals(st.passes() + 1, sealer.passes.size(), "the passes, then the last pages in the downtime");
+        assertTrue(sealer.passes.get(1).size() > 0, "dirtied sealed pages went again");
+        long sealedPages = sealer.passes.stream().mapToLong(List::size).sum();
+        assertEquals(s.plainPages.size() + sealedPages, st.normal() + st.duplicate(), st.toString());
+        assertEquals(s.bytesOnLink - 2, st.transferred(), "sealed records' bytes count as transferred");
+        assertTrue(sealer.calls > sealedPages / 300, "in batches of at most 300");
     }
 
     @Test

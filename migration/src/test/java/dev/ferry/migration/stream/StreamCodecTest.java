@@ -119,6 +119,21 @@ class StreamCodecTest {
     }
 
     @Test
+    void theReservedSealedPagesRecordIsRefusedByThisVersion() throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        StreamWriter w = new StreamWriter(Channels.newChannel(bytes));
+        w.writeHeader();
+        w.writeRecord(RecordType.SEALED_PAGES, 0, ByteBuffer.allocate(32));
+        StreamReader r = reader(bytes.toByteArray());
+        r.readHeader();
+        assertEquals("SEALED_PAGES record (type 13) is reserved and not allowed in a stream of format 3.0"
+                + " (at stream offset 16)", assertThrows(StreamException.class, r::next).getMessage());
+        assertTrue(RecordType.SEALED_PAGES.reserved());
+        assertEquals(RecordType.SEALED_PAGES, RecordType.of(13));
+        assertEquals(1, Arrays.stream(RecordType.values()).filter(RecordType::reserved).count());
+    }
+
+    @Test
     void aFlippedByteAnywhereIsACorruptRecord() throws Exception {
         byte[] good = sample();
         for (int i = StreamFormat.HEADER_SIZE; i < good.length; i += 97) {

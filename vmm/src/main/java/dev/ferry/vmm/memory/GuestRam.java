@@ -2,6 +2,7 @@ package dev.ferry.vmm.memory;
 
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
+import dev.ferry.vmm.os.Errno;
 import dev.ferry.vmm.os.HostMapping;
 import dev.ferry.vmm.os.LibC;
 import dev.ferry.vmm.os.Memfd;
@@ -9,11 +10,13 @@ import dev.ferry.vmm.os.NativeException;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 
 /**
  * All guest RAM in one {@code memfd}, mapped once with {@code MAP_SHARED}. A memfd (not anonymous
  * memory) so that the same pages can be mapped by the migration helper VM and handed to another
- * VMM process for local migration (docs/design.md, "Local migration").
+ * VMM process for local migration (docs/design.md, "Local migration"), which adopts it
+ * ({@link #adopt(MemoryLayout, int)}) instead of creating its own.
  */
 public final class GuestRam implements GuestMemory, AutoCloseable {
 
@@ -51,6 +54,44 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
         }
     }
 
+    /**
+     * RAM for {@code layout} in an existing memory file, {@code fd} (a memfd another VMM passed
+     * over a unix socket), which must be exactly the layout's size; its contents are the guest's.
+     * Takes {@code fd} over: it is closed with the RAM, or at once if it is refused.
+     */
+    public static GuestRam adopt(MemoryLayout layout, int fd) {
+        Memfd file;
+        try {
+            file = Memfd.adopt(fd);
+        } catch (RuntimeException e) {
+            LibC.close(fd);
+            throw e;
+        }
+        return adopt(layout, file);
+    }
+
+    /** RAM for {@code layout} in {@code file} (e.g. under /dev/shm), which must be exactly its size. */
+    public static GuestRam adopt(MemoryLayout layout, Path file) {
+        return adopt(layout, Memfd.open(file));
+    }
+
+    private static GuestRam adopt(MemoryLayout layout, Memfd file) {
+        try {
+            if (file.size() != layout.ramSize()) {
+                throw new IllegalArgumentException("the RAM file " + file.name() + " holds " + sizeText(file.size())
+                        + " but the machine's RAM is " + sizeText(layout.ramSize()));
+            }
+            return new GuestRam(layout, file, HostMapping.map(file));
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    private static String sizeText(long bytes) {
+        return bytes % (1 << 20) == 0 ? bytes + " bytes (" + (bytes >> 20) + " MiB)" : bytes + " bytes";
+    }
+
     @Override
     public MemoryLayout layout() {
         return layout;
@@ -81,7 +122,7 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
         long length = src.remaining();
         while (done < length) {
             long n = LibC.pwrite(memfd.fd(), p.share(src.position() + done), length - done, offset + done);
-            if (n < 0 && LibC.errno() == dev.ferry.vmm.os.Errno.EINTR) {
+            if (n < 0 && LibC.errno() == Errno.EINTR) {
                 continue;
             }
             if (n <= 0) {

@@ -4,8 +4,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Which guest pages the guest has declared shared (unencrypted); every other page is private.
- * Pages are private by default, as on SEV (docs/design.md, "The page-state channel"). Indexed by
- * guest-physical page number up to the end of RAM. Updated by vCPU threads, read by migration.
+ * Pages are private by default, as on SEV; the guest reports changes on the page-state channel
+ * (docs/design.md, "The page-state channel"). Indexed by guest-physical page number up to the
+ * end of RAM. Updated by vCPU threads, read by migration.
  */
 public final class PageStateBitmap {
 

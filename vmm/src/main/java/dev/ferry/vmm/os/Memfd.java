@@ -1,9 +1,15 @@
 package dev.ferry.vmm.os;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
 /**
  * An anonymous memory file (memfd_create(2)) of a fixed size. Guest RAM lives in memfds rather
  * than anonymous mappings so that the same pages can be mapped into a second VM (the migration
- * helper) or passed to another process with SCM_RIGHTS (local migration).
+ * helper) or passed to another process with SCM_RIGHTS (local migration). A file made elsewhere
+ * can be adopted instead: a memfd another process passed, or a file on a tmpfs such as
+ * /dev/shm (QEMU's memory-backend-file with share=on).
  *
  * <p>The file is sparse: pages take host memory only once touched.
  */
@@ -37,6 +43,34 @@ public final class Memfd implements AutoCloseable {
             throw failure;
         }
         return new Memfd(name, fd, size);
+    }
+
+    /**
+     * Takes over {@code fd}, an open memory file (a memfd another process passed with
+     * SCM_RIGHTS), at its current size: closing this closes it. Named as /proc shows it,
+     * e.g. "/memfd:guest-ram (deleted)".
+     */
+    public static Memfd adopt(int fd) {
+        Path link = Path.of("/proc/self/fd/" + fd);
+        try {
+            return new Memfd(Files.readSymbolicLink(link).toString(), fd, Files.size(link));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("fd " + fd + " is not an open file (" + link + ": " + e + ")");
+        }
+    }
+
+    /** Opens {@code path} (a file on a tmpfs such as /dev/shm), read-write, at its current size. */
+    public static Memfd open(Path path) {
+        int fd = LibC.open(path.toString(), LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+        if (fd < 0) {
+            throw NativeException.lastError("open(\"" + path + "\", O_RDWR|O_CLOEXEC)");
+        }
+        try {
+            return new Memfd(path.toString(), fd, Files.size(Path.of("/proc/self/fd/" + fd)));
+        } catch (IOException e) {
+            LibC.close(fd);
+            throw new IllegalArgumentException("cannot find the size of " + path + ": " + e);
+        }
     }
 
     /** The file descriptor; valid until {@link #close()}. */

@@ -6,6 +6,7 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -52,6 +53,7 @@ public final class UnixSocket implements AutoCloseable {
     static final int SCM_RIGHTS = 1;
     static final int MSG_CMSG_CLOEXEC = 0x40000000;
     static final int MSG_NOSIGNAL = 0x4000;
+    static final int SHUT_WR = 1;
     static final int SHUT_RDWR = 2;
     /** sizeof(struct sockaddr_un): sa_family_t + sun_path[108]. */
     static final int SOCKADDR_UN_SIZE = 110;
@@ -59,7 +61,6 @@ public final class UnixSocket implements AutoCloseable {
     /** struct msghdr on x86-64: name, namelen (+pad), iov, iovlen, control, controllen, flags. */
     static final int MSGHDR_SIZE = 56;
     static final int CMSG_HEADER = 16;
-    /** Descriptors accepted in one message; more are closed by the kernel (MSG_CTRUNC). */
     /**
      * Two connected unix stream sockets (socketpair(2)), close-on-exec; the caller owns both
      * descriptors. Management hands one end to each VMM of an fd: migration.
@@ -72,6 +73,7 @@ public final class UnixSocket implements AutoCloseable {
         return sv;
     }
 
+    /** Descriptors accepted in one message; more are closed by the kernel (MSG_CTRUNC). */
     public static final int MAX_FDS = 16;
 
     private final int fd;
@@ -81,6 +83,17 @@ public final class UnixSocket implements AutoCloseable {
 
     private UnixSocket(int fd) {
         this.fd = fd;
+    }
+
+    /**
+     * Takes over {@code fd}, a connected unix stream socket (an end of {@link #socketPair()},
+     * or one a peer passed with SCM_RIGHTS): closing this closes it.
+     */
+    public static UnixSocket of(int fd) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("not a descriptor: " + fd);
+        }
+        return new UnixSocket(fd);
     }
 
     public int fd() {
@@ -147,11 +160,47 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Sends {@code data} with {@code fds} attached as SCM_RIGHTS, in one sendmsg(2). */
     public void sendWithFds(byte[] data, int... fds) {
-        if (data.length == 0 || fds.length > MAX_FDS) {
+        if (data.length == 0) {
             throw new IllegalArgumentException("need 1+ bytes and at most " + MAX_FDS + " descriptors");
         }
         Memory buf = new Memory(data.length);
         buf.write(0, data, 0, data.length);
+        sendWithFds(buf, data.length, fds);
+        java.lang.ref.Reference.reachabilityFence(buf);
+    }
+
+    /**
+     * Sends all of {@code src} (from its position, which moves to its limit) with {@code fds}
+     * attached to its first byte as SCM_RIGHTS; false if the peer is gone. Without descriptors
+     * this is {@link #sendAll}.
+     */
+    public boolean send(ByteBuffer src, int... fds) {
+        int length = src.remaining();
+        Pointer data;
+        Memory copy = null;
+        if (src.isDirect()) {
+            data = Native.getDirectBufferPointer(src).share(src.position());
+        } else {
+            byte[] bytes = new byte[length];
+            src.duplicate().get(bytes);
+            copy = new Memory(Math.max(1, length));
+            copy.write(0, bytes, 0, length);
+            data = copy;
+        }
+        boolean sent = fds.length == 0 ? sendAll(data, length) : sendWithFds(data, length, fds);
+        java.lang.ref.Reference.reachabilityFence(src);
+        java.lang.ref.Reference.reachabilityFence(copy);
+        if (sent) {
+            src.position(src.limit());
+        }
+        return sent;
+    }
+
+    /** The first bytes go in one sendmsg(2) with the descriptors, the rest as a stream; false if the peer is gone. */
+    private boolean sendWithFds(Pointer data, long length, int[] fds) {
+        if (length == 0 || fds.length > MAX_FDS) {
+            throw new IllegalArgumentException("need 1+ bytes and at most " + MAX_FDS + " descriptors");
+        }
         long controlLen = CMSG_HEADER + 4L * fds.length;
         Memory control = new Memory((controlLen + 7) & ~7L);
         control.clear();
@@ -161,26 +210,21 @@ public final class UnixSocket implements AutoCloseable {
         for (int i = 0; i < fds.length; i++) {
             control.setInt(CMSG_HEADER + 4L * i, fds[i]);
         }
-        Memory msg = fillHeader(new Memory(MSGHDR_SIZE + 16), buf, data.length, control);
+        Memory msg = fillHeader(new Memory(MSGHDR_SIZE + 16), data, length, control);
         long n = sendmsg(fd, msg, MSG_NOSIGNAL);
-        java.lang.ref.Reference.reachabilityFence(buf);
         java.lang.ref.Reference.reachabilityFence(control);
         java.lang.ref.Reference.reachabilityFence(msg);
         if (n < 0) {
             throw NativeException.lastError("sendmsg(fd=" + fd + ", " + fds.length + " fds)");
         }
-        if (n < data.length) {
-            Memory rest = new Memory(data.length - n);
-            rest.write(0, data, (int) n, (int) (data.length - n));
-            sendAll(rest, data.length - n);
-        }
+        return n >= length || sendAll(data.share(n), length - n);
     }
 
     /**
      * A struct msghdr with its one iovec (over {@code data}) in the same allocation, so nothing the
      * kernel reads can be freed separately; callers keep data and control reachable across the call.
      */
-    private static Memory fillHeader(Memory msg, Memory data, long length, Memory control) {
+    private static Memory fillHeader(Memory msg, Pointer data, long length, Memory control) {
         msg.clear();
         msg.setPointer(MSGHDR_SIZE, data);
         msg.setLong(MSGHDR_SIZE + 8, length);
@@ -225,7 +269,7 @@ public final class UnixSocket implements AutoCloseable {
      * Reads into {@code buffer} (native memory of at least {@code capacity} bytes) with room for
      * {@link #MAX_FDS} descriptors, received with close-on-exec set.
      */
-    public Received receive(Memory buffer, int capacity) {
+    public Received receive(Pointer buffer, int capacity) {
         if (closed) {
             return new Received(0, List.of());
         }
@@ -268,6 +312,20 @@ public final class UnixSocket implements AutoCloseable {
             off += (len + 7) & ~7L;
         }
         return new Received((int) n, fds);
+    }
+
+    /**
+     * Reads into {@code dst}, a direct buffer, from its position (which moves past the bytes
+     * read) as {@link #receive(Pointer, int)} does.
+     */
+    public Received receive(ByteBuffer dst) {
+        if (!dst.isDirect()) {
+            throw new IllegalArgumentException("recvmsg needs a direct buffer");
+        }
+        Received r = receive(Native.getDirectBufferPointer(dst).share(dst.position()), dst.remaining());
+        java.lang.ref.Reference.reachabilityFence(dst);
+        dst.position(dst.position() + r.length());
+        return r;
     }
 
     /**
@@ -329,7 +387,7 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     /** Writes all of {@code buffer[0, length)}; false if the peer is gone. */
-    public boolean sendAll(Memory buffer, long length) {
+    public boolean sendAll(Pointer buffer, long length) {
         long done = 0;
         while (done < length) {
             long n = send(fd, new Pointer(Pointer.nativeValue(buffer) + done), length - done, MSG_NOSIGNAL);
@@ -343,6 +401,11 @@ public final class UnixSocket implements AutoCloseable {
         }
         java.lang.ref.Reference.reachabilityFence(buffer);
         return true;
+    }
+
+    /** Sends end-of-stream after what was sent (shutdown(SHUT_WR)); receiving goes on. */
+    public void shutdownOutput() {
+        shutdown(fd, SHUT_WR);
     }
 
     /**

@@ -42,6 +42,17 @@ class MemfdTest {
     }
 
     @Test
+    void adoptsAnOpenFileAtItsSizeAndRefusesADescriptorThatIsNotOpen() {
+        try (Memfd memfd = Memfd.create("ferry-memfd-test", 0x5000);
+             Memfd adopted = Memfd.adopt(LibC.open("/proc/self/fd/" + memfd.fd(), LibC.O_RDWR, 0))) {
+            assertEquals(0x5000, adopted.size());
+            assertTrue(adopted.name().startsWith("/memfd:ferry-memfd-test"), adopted.name());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Memfd.adopt(999_999));
+        assertTrue(e.getMessage().startsWith("fd 999999 is not an open file"), e.getMessage());
+    }
+
+    @Test
     void invalidSizeIsRejected() {
         assertThrows(IllegalArgumentException.class, () -> Memfd.create("ferry-memfd-test", 0));
     }

@@ -15,7 +15,7 @@ import dev.ferry.vmm.DebugTimeline;
 import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
-import dev.ferry.vmm.os.FdChannel;
+import dev.ferry.vmm.transport.FdChannel;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -16,8 +16,8 @@ import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.RunState;
-import dev.ferry.vmm.os.FdChannel;
 import dev.ferry.vmm.os.Threads;
+import dev.ferry.vmm.transport.FdChannel;
 
 import java.io.IOException;
 import java.util.ArrayList;

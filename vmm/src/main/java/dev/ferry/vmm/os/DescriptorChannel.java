@@ -5,23 +5,24 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
-import dev.ferry.migration.transport.MigrationChannel;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.GatheringByteChannel;
 
 /**
- * A migration channel over a descriptor the management passed in (QMP getfd, then
+ * A byte channel over a descriptor the management passed in (QMP getfd, then
  * {@code migrate uri=fd:NAME}): usually a connected socket, possibly a pipe. Blocking reads and
  * writes through libc; direct buffers go to the kernel without a copy, and the three parts of a
  * record go in one sendmsg(2). Sockets are written with MSG_NOSIGNAL so a vanished peer is an
  * EPIPE error, not a signal.
  */
-public final class FdChannel implements MigrationChannel {
+public final class DescriptorChannel implements ByteChannel, GatheringByteChannel {
 
     static {
-        Native.register(FdChannel.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
+        Native.register(DescriptorChannel.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
     }
 
     private static native long read(int fd, Pointer buf, long count);
@@ -48,7 +49,7 @@ public final class FdChannel implements MigrationChannel {
     private boolean socket = true;
     private volatile boolean closed;
 
-    public FdChannel(int fd, String description) {
+    public DescriptorChannel(int fd, String description) {
         this.fd = fd;
         this.description = description;
     }
@@ -169,19 +170,13 @@ public final class FdChannel implements MigrationChannel {
     }
 
     /** Wakes blocked readers and writers (they see end of stream or EPIPE); the fd stays valid until close. */
-    @Override
     public void abort() {
         shutdown(fd, SHUT_RDWR);
     }
 
-    @Override
+    /** Sends end-of-stream after what was written (shutdown(SHUT_WR)); reading goes on. */
     public void finishOutput() {
         shutdown(fd, SHUT_WR);
-    }
-
-    @Override
-    public String describe() {
-        return description;
     }
 
     @Override
