@@ -32,7 +32,7 @@ public final class Log {
     }
 
     /** A debug line stamped with {@code nanoTime} (a System.nanoTime() taken earlier). */
-    static void debugAt(long nanoTime, String message) {
+    public static void debugAt(long nanoTime, String message) {
         // CLOCK_MONOTONIC (System.nanoTime on Linux): comparable between processes on one host.
         long us = nanoTime / 1000;
         ERR.println(String.format("ferry: debug: [%d.%06d] %s", us / 1_000_000, us % 1_000_000, message));

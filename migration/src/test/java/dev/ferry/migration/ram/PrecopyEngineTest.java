@@ -25,7 +25,7 @@ class PrecopyEngineTest {
     static final int PAGE = 4096;
 
     /** Guest RAM, a link and a guest workload, all driven by one fake clock. */
-    static class Simulation implements GuestPages, DirtyLog, RecordSink, SwitchoverHooks {
+    static class Simulation implements GuestPages, DirtyLog, RecordSink, OutgoingMachine {
         final int pages;
         final ByteBuffer source;
         final ByteBuffer target;

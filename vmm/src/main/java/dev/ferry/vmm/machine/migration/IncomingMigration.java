@@ -11,11 +11,14 @@ import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
-import dev.ferry.vmm.DebugTimeline;
 import dev.ferry.vmm.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.os.FdChannel;
+import dev.ferry.vmm.tuning.DebugTimeline;
+import dev.ferry.vmm.tuning.EdenHeadroom;
+import dev.ferry.vmm.tuning.JitPriority;
+import dev.ferry.vmm.tuning.RealtimePriority;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -181,7 +184,7 @@ final class IncomingMigration implements IncomingMachine {
         sink = new GuestRamSink(machine.ram());
         vcpus = new VcpuState[machine.identity().vcpus()];
         timeline = new DebugTimeline("incoming: ");   // restarted at the SYNC, if the stream has one
-        SwitchoverHeap.makeRoomForMigration();
+        EdenHeadroom.makeRoomForMigration();
     }
 
     @Override
@@ -208,7 +211,7 @@ final class IncomingMigration implements IncomingMachine {
     @Override
     public void switchoverImminent() {
         // Before the APPLIED answer: the source waits for it with its guest running.
-        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);
+        EdenHeadroom.makeRoom(EdenHeadroom.SWITCHOVER_BYTES);
         priority.raise();
         // The switchover's stamps start here: what this thread does until END is on the downtime.
         timeline = new DebugTimeline("incoming: ");
@@ -216,7 +219,7 @@ final class IncomingMigration implements IncomingMachine {
     }
 
     /** The migration thread's, from the source's SYNC until the guest runs here. */
-    private final SwitchoverPriority priority = new SwitchoverPriority();
+    private final RealtimePriority priority = new RealtimePriority();
 
     @Override
     public long pageStatePages() {

@@ -1,23 +1,27 @@
 package dev.ferry.vmm.machine.migration;
 
 import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.OutgoingMachine;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.PrecopyParameters;
 import dev.ferry.migration.ram.RecordSink;
-import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.session.MigrationException;
 import dev.ferry.migration.session.SourceSession;
+import dev.ferry.migration.session.SourceThreadPriorities;
 import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
-import dev.ferry.vmm.DebugTimeline;
 import dev.ferry.vmm.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.RunState;
 import dev.ferry.vmm.os.FdChannel;
 import dev.ferry.vmm.os.Threads;
+import dev.ferry.vmm.tuning.DebugTimeline;
+import dev.ferry.vmm.tuning.EdenHeadroom;
+import dev.ferry.vmm.tuning.JitPriority;
+import dev.ferry.vmm.tuning.RealtimePriority;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -33,7 +37,7 @@ import java.util.concurrent.ExecutionException;
  * (vCPUs stopped; with pause-before-switchover wait for migrate-continue), final state, the
  * target's acknowledgement. The source guest resumes by itself on any failure before that.
  */
-final class OutgoingMigration implements SwitchoverHooks {
+final class OutgoingMigration implements OutgoingMachine {
 
     private final MigrationController controller;
     private final Machine machine;
@@ -73,31 +77,48 @@ final class OutgoingMigration implements SwitchoverHooks {
     }
 
     /** The migration thread's, from the guest's stop until END has gone. */
-    private final SwitchoverPriority priority = new SwitchoverPriority();
+    private final RealtimePriority priority = new RealtimePriority();
 
     /**
-     * The source's migration thread once the switchover needs nothing more from it
-     * (SourceSession#yieldAfterSwitchover). On a host that source and target share, the target's
-     * ACK wakes the source's threads on the core of the target thread that wrote it, and EEVDF
-     * lets any eligible task in ahead of one that has used more than its share, as a migration
-     * thread has: the source's clean-up after the ACK ran ahead of the target starting the
-     * guest. So it goes to SCHED_IDLE if this process may leave it again (probed in the
+     * The source session's threads around the switchover. The migration thread, once the
+     * switchover needs nothing more from it: on a host that source and target share, the
+     * target's ACK wakes the source's threads on the core of the target thread that wrote it,
+     * and EEVDF lets any eligible task in ahead of one that has used more than its share, as a
+     * migration thread has: the source's clean-up after the ACK ran ahead of the target starting
+     * the guest. So it goes to SCHED_IDLE if this process may leave it again (probed in the
      * background, Threads#probeIdlePolicy), and back once the answer is in; otherwise to nice
      * 19, which never starves (a refused migration must still resume the source guest on a busy
-     * host). Either replaces the real-time policy of the switchover (SwitchoverPriority).
+     * host). Either replaces the real-time policy of the switchover (RealtimePriority). The
+     * return-path thread runs in real time from the target's APPLIED until it is done.
      */
-    private void lowerAfterSwitchover() {
-        if (Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_IDLE)) {
-            priority.replaced();
-        } else {
-            priority.lower();
-            Threads.lowerPriority(19);
-        }
-    }
+    private final class Priorities implements SourceThreadPriorities {
+        private final RealtimePriority returnPath = new RealtimePriority();
 
-    private static void restoreAfterAnswer() {
-        if (Threads.idlePolicyReversible()) {
-            Threads.setPolicy(Threads.SCHED_OTHER);
+        @Override
+        public void yieldAfterSwitchover() {
+            if (Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_IDLE)) {
+                priority.replaced();
+            } else {
+                priority.lower();
+                Threads.lowerPriority(19);
+            }
+        }
+
+        @Override
+        public void restoreAfterAnswer() {
+            if (Threads.idlePolicyReversible()) {
+                Threads.setPolicy(Threads.SCHED_OTHER);
+            }
+        }
+
+        @Override
+        public void raiseReturnPath() {
+            returnPath.raise();
+        }
+
+        @Override
+        public void lowerReturnPath() {
+            returnPath.lower();
         }
     }
 
@@ -181,9 +202,7 @@ final class OutgoingMigration implements SwitchoverHooks {
                 throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
             }
             SourceSession s = new SourceSession(main, ram, machine.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
-            s.yieldAfterSwitchover(this::lowerAfterSwitchover, OutgoingMigration::restoreAfterAnswer);
-            SwitchoverPriority returnPath = new SwitchoverPriority();     // the return-path thread's
-            s.raiseReturnPathForSwitchover(returnPath::raise, returnPath::lower);
+            s.setThreadPriorities(new Priorities());
             main = null;
             ram = List.of();
             session = s;
@@ -191,7 +210,7 @@ final class OutgoingMigration implements SwitchoverHooks {
                 machine.takeOverDirtyLogOnControlThread();
                 return new KvmDirtyLog(machine.vmOnControlThread(), machine.ram());
             }).get();
-            SwitchoverHeap.makeRoomForMigration();
+            EdenHeadroom.makeRoomForMigration();
             PrecopyEngine e = PrecopyEngine.create(new RamPages(machine.ram()), dirtyLog, s.sink(),
                     new PrecopyParameters(settings.downtimeLimitMillis(), settings.maxBandwidth(),
                             settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
@@ -276,12 +295,12 @@ final class OutgoingMigration implements SwitchoverHooks {
         }
     }
 
-    // ---- SwitchoverHooks (migration thread) ----
+    // ---- OutgoingMachine (migration thread) ----
 
     @Override
     public void stopGuest() {
         controller.rehearsal().await(2_000);
-        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);     // while the guest still runs
+        EdenHeadroom.makeRoom(EdenHeadroom.SWITCHOVER_BYTES);     // while the guest still runs
         priority.raise();
         stopNanos = System.nanoTime();
         try {
@@ -336,7 +355,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while collecting the vCPU states");
         }
-        SwitchoverState saved = new SwitchoverState(vcpus, machine.saveDevices(),
+        FinalStateRecords saved = new FinalStateRecords(vcpus, machine.saveDevices(),
                 machine.pageStates().pageCount(), machine.pageStates().snapshot());
         timeline.mark("state saved");
         saved.writeTo(sink);
@@ -351,7 +370,7 @@ final class OutgoingMigration implements SwitchoverHooks {
     @Override
     public void passCompleted(int pass) {
         controller.notifyPass(pass + 1);
-        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);
+        EdenHeadroom.makeRoom(EdenHeadroom.SWITCHOVER_BYTES);
     }
 
     MigrationInfo info() {

@@ -1,13 +1,13 @@
 package dev.ferry.vmm.machine.migration;
 
 import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.OutgoingMachine;
 import dev.ferry.migration.ram.PageBatch;
 import dev.ferry.migration.ram.PageBatchException;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.PrecopyParameters;
 import dev.ferry.migration.ram.RecordSink;
-import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.stream.RecordType;
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
 import dev.ferry.vmm.machine.Machine;
@@ -134,7 +134,7 @@ class PrecopyKvmTest {
                     throw new IOException(e);
                 }
             };
-            SwitchoverHooks hooks = new SwitchoverHooks() {
+            OutgoingMachine hooks = new OutgoingMachine() {
                 @Override
                 public void stopGuest() {
                     m.onControlThread(() -> {
