@@ -14,6 +14,7 @@ import dev.ferry.migration.transport.SocketTransport;
 import dev.ferry.vmm.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.SwitchoverControl;
 import dev.ferry.vmm.os.FdChannel;
 import dev.ferry.vmm.tuning.DebugTimeline;
 import dev.ferry.vmm.tuning.EdenHeadroom;
@@ -34,6 +35,8 @@ final class IncomingMigration implements IncomingMachine {
 
     private final MigrationController controller;
     private final Machine machine;
+    /** What this migration does with the machine. */
+    private final SwitchoverControl switchover;
     private final MigrationUri uri;
     private final int fd;
     private volatile MigrationStatus status = MigrationStatus.NONE;
@@ -49,6 +52,7 @@ final class IncomingMigration implements IncomingMachine {
     IncomingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd) {
         this.controller = controller;
         this.machine = machine;
+        this.switchover = machine.switchover();
         this.uri = uri;
         this.fd = fd;
     }
@@ -166,7 +170,7 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public MachineIdentity identity() {
-        return machine.identity();
+        return switchover.identity();
     }
 
     private final LastStep lastStep = new LastStep();
@@ -182,7 +186,7 @@ final class IncomingMigration implements IncomingMachine {
         // wrote; untouched pages then cost nothing, on the host or in the stream.
         machine.ram().discard();
         sink = new GuestRamSink(machine.ram());
-        vcpus = new VcpuState[machine.identity().vcpus()];
+        vcpus = new VcpuState[switchover.identity().vcpus()];
         timeline = new DebugTimeline("incoming: ");   // restarted at the SYNC, if the stream has one
         EdenHeadroom.makeRoomForMigration();
     }
@@ -194,7 +198,7 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public int deviceSectionVersion(String name) throws StateException {
-        return Machine.deviceSectionVersion(name);
+        return SwitchoverControl.deviceSectionVersion(name);
     }
 
     @Override
@@ -269,11 +273,11 @@ final class IncomingMigration implements IncomingMachine {
         @Override
         public Void call() throws StateException, IOException {
             timeline.mark("loading as the control thread");
-            machine.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
+            switchover.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
             timeline.mark("loaded");
             ack.send();
             timeline.mark("acknowledged");
-            machine.completeIncomingOnControlThread();
+            switchover.completeIncomingOnControlThread();
             timeline.mark("guest started");
             priority.lower();       // the guest runs: nothing urgent left (no-op on the control thread)
             return null;

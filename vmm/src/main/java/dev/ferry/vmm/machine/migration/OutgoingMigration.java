@@ -16,6 +16,7 @@ import dev.ferry.vmm.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.RunState;
+import dev.ferry.vmm.machine.SwitchoverControl;
 import dev.ferry.vmm.os.FdChannel;
 import dev.ferry.vmm.os.Threads;
 import dev.ferry.vmm.tuning.DebugTimeline;
@@ -41,6 +42,8 @@ final class OutgoingMigration implements OutgoingMachine {
 
     private final MigrationController controller;
     private final Machine machine;
+    /** What this migration does with the machine. */
+    private final SwitchoverControl switchover;
     private final MigrationUri uri;
     private final int fd;
     private final MigrationSettings settings;
@@ -70,10 +73,11 @@ final class OutgoingMigration implements OutgoingMachine {
                       MigrationSettings settings) {
         this.controller = controller;
         this.machine = machine;
+        this.switchover = machine.switchover();
         this.uri = uri;
         this.fd = fd;
         this.settings = settings;
-        this.enterFinishMigrate = machine::enterFinishMigrateOnControlThread;
+        this.enterFinishMigrate = switchover::enterFinishMigrateOnControlThread;
     }
 
     /** The migration thread's, from the guest's stop until END has gone. */
@@ -201,14 +205,14 @@ final class OutgoingMigration implements OutgoingMachine {
             if (cancelled || abortReason != null) {
                 throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
             }
-            SourceSession s = new SourceSession(main, ram, machine.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
+            SourceSession s = new SourceSession(main, ram, switchover.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
             s.setThreadPriorities(new Priorities());
             main = null;
             ram = List.of();
             session = s;
             var dirtyLog = machine.onControlThread(() -> {
-                machine.takeOverDirtyLogOnControlThread();
-                return new KvmDirtyLog(machine.vmOnControlThread(), machine.ram());
+                switchover.takeOverDirtyLogOnControlThread();
+                return new KvmDirtyLog(switchover.vmOnControlThread(), machine.ram());
             }).get();
             EdenHeadroom.makeRoomForMigration();
             PrecopyEngine e = PrecopyEngine.create(new RamPages(machine.ram()), dirtyLog, s.sink(),
@@ -220,7 +224,7 @@ final class OutgoingMigration implements OutgoingMachine {
             // would compete with the target starting the guest on a shared host.
             Runnable stopDirtyLog = e::stopDirtyLog;
             Callable<Void> finishOnControlThread = () -> {
-                machine.finishOutgoingMigrationOnControlThread(stopDirtyLog);
+                switchover.finishOutgoingMigrationOnControlThread(stopDirtyLog);
                 return null;
             };
             MigrationSettings latest = controller.settings();     // a change that came meanwhile
@@ -258,7 +262,7 @@ final class OutgoingMigration implements OutgoingMachine {
             closeQuietly(main);
             ram.forEach(OutgoingMigration::closeQuietly);
             priority.lower();
-            machine.throttle(0);
+            switchover.throttle(0);
             JitPriority.afterMigration();
         }
     }
@@ -304,7 +308,7 @@ final class OutgoingMigration implements OutgoingMachine {
         priority.raise();
         stopNanos = System.nanoTime();
         try {
-            machine.freezeVcpusForMigration(priority.raisedHere());
+            switchover.freezeVcpusForMigration(priority.raisedHere());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CancellationException("interrupted while stopping the vCPUs");
@@ -338,7 +342,7 @@ final class OutgoingMigration implements OutgoingMachine {
         }
         // Runs after enterFinishMigrate on the control thread, so its answer is there by then.
         machine.onControlThread(() -> {
-            machine.resumeAfterMigrationOnControlThread(entered.exceptionally(e -> null).getNow(null));
+            switchover.resumeAfterMigrationOnControlThread(entered.exceptionally(e -> null).getNow(null));
             return null;
         }).join();
     }
@@ -350,12 +354,12 @@ final class OutgoingMigration implements OutgoingMachine {
         // went; the devices' state and the page-state bitmap are read right here.
         List<VcpuState> vcpus;
         try {
-            vcpus = machine.frozenVcpuStates();
+            vcpus = switchover.frozenVcpuStates();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while collecting the vCPU states");
         }
-        FinalStateRecords saved = new FinalStateRecords(vcpus, machine.saveDevices(),
+        FinalStateRecords saved = new FinalStateRecords(vcpus, switchover.saveDevices(),
                 machine.pageStates().pageCount(), machine.pageStates().snapshot());
         timeline.mark("state saved");
         saved.writeTo(sink);
@@ -364,7 +368,7 @@ final class OutgoingMigration implements OutgoingMachine {
 
     @Override
     public void throttle(int percent) {
-        machine.throttle(Math.min(percent, settings.maxCpuThrottle()));
+        switchover.throttle(Math.min(percent, settings.maxCpuThrottle()));
     }
 
     @Override
@@ -379,6 +383,6 @@ final class OutgoingMigration implements OutgoingMachine {
         long end = endNanos == 0 ? System.nanoTime() : endNanos;
         SourceSession s = session;
         return new MigrationInfo(status, false, setupMillis, (end - startNanos) / 1_000_000,
-                downtimeMillis, stats, s == null ? 0 : s.multifdBytes(), errorDesc, machine.throttlePercent(), null);
+                downtimeMillis, stats, s == null ? 0 : s.multifdBytes(), errorDesc, switchover.throttlePercent(), null);
     }
 }

@@ -24,6 +24,7 @@ import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.RunState;
 import dev.ferry.vmm.machine.ScratchVcpu;
+import dev.ferry.vmm.machine.SwitchoverControl;
 import dev.ferry.vmm.memory.GuestRam;
 import dev.ferry.vmm.memory.MemoryLayout;
 import dev.ferry.vmm.memory.PageStateBitmap;
@@ -55,6 +56,8 @@ final class ScratchMigration implements RehearsalRounds {
     static final long SCRATCH_RAM = 16L << 20;
 
     private final Machine machine;
+    /** What this migration does with the machine. */
+    private final SwitchoverControl switchover;
     /** The machine's own device sections, saved once at the start: what the rounds send. */
     private List<StateSection> devices;
     /** Opened for the state-transfer rounds, closed at the end. */
@@ -66,11 +69,12 @@ final class ScratchMigration implements RehearsalRounds {
 
     ScratchMigration(Machine machine) {
         this.machine = machine;
+        this.switchover = machine.switchover();
     }
 
     @Override
     public void begin() throws Exception {
-        devices = machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
+        devices = machine.onControlThread(switchover::rehearseStateTransferOnControlThread).get();
     }
 
     @Override
@@ -88,13 +92,13 @@ final class ScratchMigration implements RehearsalRounds {
             ownVcpusRehearsed = machine.state() == RunState.INMIGRATE;
             pageStates = machine.pageStates();
             pageStateWords = pageStates.snapshot();
-            scratch = machine.scratchVcpu();
+            scratch = switchover.scratchVcpu();
             sample = scratch.saveAndRestore();
         }
         codecRoundTrip(devices, ownVcpusRehearsed ? sample : scratch.saveAndRestore());
         pageStateRoundTrip(pageStates.pageCount(), pageStateWords);
         // One short control-thread task per round: QMP commands are not held up.
-        machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
+        machine.onControlThread(switchover::rehearseStateTransferOnControlThread).get();
     }
 
     @Override
@@ -115,9 +119,9 @@ final class ScratchMigration implements RehearsalRounds {
         StateSectionCodec.decode(StateSectionCodec.encode(JSON_SHAPES), JSON_SHAPES.name(), 1);
         List<StateSection> decoded = new java.util.ArrayList<>(devices.size());
         for (StateSection d : devices) {
-            decoded.add(StateSectionCodec.decode(StateSectionCodec.encode(d), Machine::deviceSectionVersion));
+            decoded.add(StateSectionCodec.decode(StateSectionCodec.encode(d), SwitchoverControl::deviceSectionVersion));
         }
-        Machine.decodeDeviceSections(decoded);
+        SwitchoverControl.decodeDeviceSections(decoded);
     }
 
     /** A bitmap whose words all differ from their neighbours: PAGE_STATE sends every word. */
@@ -288,7 +292,7 @@ final class ScratchMigration implements RehearsalRounds {
 
         @Override
         public int deviceSectionVersion(String name) throws StateException {
-            return Machine.deviceSectionVersion(name);
+            return SwitchoverControl.deviceSectionVersion(name);
         }
 
         @Override
@@ -310,7 +314,7 @@ final class ScratchMigration implements RehearsalRounds {
 
         @Override
         public void load(IncomingState state, Acknowledgement ack) throws StateException, IOException {
-            Machine.decodeDeviceSections(state.devices());
+            SwitchoverControl.decodeDeviceSections(state.devices());
             ack.send();
         }
     }

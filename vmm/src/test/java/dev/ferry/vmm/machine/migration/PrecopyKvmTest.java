@@ -65,7 +65,7 @@ class PrecopyKvmTest {
     @Test
     void theDirtyLogSeesTheWorkloadsPages(@TempDir Path tmp) throws Exception {
         try (Kvm kvm = Kvm.open(); Machine m = start(kvm, tmp.resolve("serial"))) {
-            KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.vmOnControlThread(), m.ram())).get();
+            KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.switchover().vmOnControlThread(), m.ram())).get();
             m.onControlThread(() -> {
                 log.start();
                 return null;
@@ -99,7 +99,7 @@ class PrecopyKvmTest {
     void aPrecopyOfARunningGuestEqualsTheSourceAtSwitchover(@TempDir Path tmp) throws Exception {
         try (Kvm kvm = Kvm.open(); Machine m = start(kvm, tmp.resolve("serial"));
              GuestRam target = GuestRam.create(new MemoryLayout(64L << 20), "target")) {
-            KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.vmOnControlThread(), m.ram())).get();
+            KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.switchover().vmOnControlThread(), m.ram())).get();
             RamPages source = new RamPages(m.ram());
             RecordSink sink = (type, flags, parts) -> {
                 if (type != RecordType.RAM) {

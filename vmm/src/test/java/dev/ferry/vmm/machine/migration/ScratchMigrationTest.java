@@ -29,7 +29,7 @@ class ScratchMigrationTest {
         MachineConfig config = new MachineConfig("rehearsal-test", 16L << 20, 1, null, "", List.of(),
                 new SerialConfig.Discard(), false, false, null);
         try (Kvm kvm = Kvm.open(); Machine m = Machine.create(config, kvm)) {
-            List<StateSection> devices = m.saveDevices();
+            List<StateSection> devices = m.switchover().saveDevices();
             assertDoesNotThrow(() -> ScratchMigration.migrateOnce(devices));
         }
     }
