@@ -139,7 +139,7 @@ public final class PrecopyEngine {
      * After a successful run the dirty log is still on: the caller ends it with
      * {@link #stopDirtyLog()} if the target refuses, or before the guest runs again (see there).
      */
-    public MigrationStats run(SwitchoverHooks hooks) throws IOException, InterruptedException {
+    public MigrationStats run(OutgoingMachine hooks) throws IOException, InterruptedException {
         startNanos = nanoClock.getAsLong();
         rateWindowStart = startNanos;
         boolean guestStopped = false;

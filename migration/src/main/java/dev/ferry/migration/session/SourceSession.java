@@ -3,10 +3,10 @@ package dev.ferry.migration.session;
 import dev.ferry.migration.config.MachineIdentity;
 import dev.ferry.migration.config.MachineIdentityCodec;
 import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.OutgoingMachine;
 import dev.ferry.migration.ram.PageBatch;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.RecordSink;
-import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.stream.Record;
 import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.stream.StreamException;
@@ -58,13 +58,8 @@ public final class SourceSession {
     private volatile boolean endSent;
     /** The guest has stopped: the RAM channels are ending, the last pages go on the main channel. */
     private volatile boolean switchedOver;
-    /** Run by the engine's thread once its part in the switchover is done (after END). */
-    private volatile Runnable yieldAfterSwitchover = () -> { };
-    /** Run by the engine's thread once the wait for the target's answer is over, whatever its outcome. */
-    private volatile Runnable restoreAfterAnswer = () -> { };
-    /** Run by the return-path thread once the SYNC is applied, and once it is done. */
-    private volatile Runnable raiseReturnPath = () -> { };
-    private volatile Runnable lowerReturnPath = () -> { };
+    /** The VMM's changes to its threads' priorities around the switchover. */
+    private volatile SourceThreadPriorities priorities = SourceThreadPriorities.UNCHANGED;
 
     /**
      * @param ramChannels extra channels for RAM (multifd), empty for a single-channel stream
@@ -84,29 +79,11 @@ public final class SourceSession {
     }
 
     /**
-     * Sets what the engine's thread runs once nothing urgent is left for it (after END), and
-     * what it runs once the wait for the target's answer is over (an answer, none in time, a
-     * broken return path), before anything else. A VMM lowers its scheduling priority in
-     * between. Why: when source and target share a host, the target's ACK wakes the source's
-     * threads on the core of the target's thread that wrote it, and the kernel let the source's
-     * clean-up run there ahead of the target loading and starting the guest. The return-path
-     * thread keeps its priority: it reads the answer in a tenth of a millisecond, and its time
-     * stamp is the end of the downtime that query-migrate reports.
+     * Sets what the engine's and the return-path threads do with their own scheduling priority
+     * around the switchover (SourceThreadPriorities says when and why).
      */
-    public void yieldAfterSwitchover(Runnable lowerPriority, Runnable restorePriority) {
-        this.yieldAfterSwitchover = lowerPriority;
-        this.restoreAfterAnswer = restorePriority;
-    }
-
-    /**
-     * Sets what the return-path thread runs once the target has applied the SYNC before the
-     * switchover (the guest stops next, and the ACK it then waits for ends the downtime) and
-     * what it runs when it is done. A VMM raises the thread's scheduling priority in between, so
-     * that reading the ACK does not wait for a core behind the target's guest.
-     */
-    public void raiseReturnPathForSwitchover(Runnable raise, Runnable lower) {
-        this.raiseReturnPath = raise;
-        this.lowerReturnPath = lower;
+    public void setThreadPriorities(SourceThreadPriorities priorities) {
+        this.priorities = priorities;
     }
 
     /**
@@ -124,7 +101,7 @@ public final class SourceSession {
                 writer.writeRecord(type, flags, parts);
                 if (type == RecordType.END) {
                     endSent = true;
-                    yieldAfterSwitchover.run();
+                    priorities.yieldAfterSwitchover();
                 }
             }
 
@@ -164,7 +141,7 @@ public final class SourceSession {
      * ends it ({@link PrecopyEngine#stopDirtyLog()}) before the guest runs here again, if ever.
      * Throws with the reason otherwise, the guest resumed and dirty logging ended.
      */
-    public MigrationStats run(PrecopyEngine precopy, SwitchoverHooks hooks) throws MigrationException {
+    public MigrationStats run(PrecopyEngine precopy, OutgoingMachine hooks) throws MigrationException {
         this.engine = precopy;
         boolean acknowledged = false;
         try {
@@ -207,8 +184,8 @@ public final class SourceSession {
         }
     }
 
-    private SwitchoverHooks wrap(SwitchoverHooks hooks) {
-        return new SwitchoverHooks() {
+    private OutgoingMachine wrap(OutgoingMachine hooks) {
+        return new OutgoingMachine() {
             @Override
             public void stopGuest() {
                 if (ramSenders != null) {
@@ -317,12 +294,12 @@ public final class SourceSession {
                 in.readHeader();
                 Record r = in.next();
                 while (r.type() == RecordType.APPLIED) {
-                    raiseReturnPath.run();
+                    priorities.raiseReturnPath();
                     applied.complete(Payloads.pass(r.payload(), r.type(), r.offset()));
                     r = in.next();
                 }
                 long readNanos = System.nanoTime();
-                lowerReturnPath.run();      // before anyone learns the answer: done, for the tests too
+                priorities.lowerReturnPath();      // before anyone learns the answer: done, for the tests too
                 applied.completeExceptionally(new StreamException("no APPLIED before " + r.type(), r.offset()));
                 if (r.type() == RecordType.ACK) {
                     acknowledgedNanos = readNanos;
@@ -340,7 +317,7 @@ public final class SourceSession {
                             + " record on the return path", r.offset()));
                 }
             } catch (IOException | StreamException e) {
-                lowerReturnPath.run();
+                priorities.lowerReturnPath();
                 applied.completeExceptionally(e);
                 answer.completeExceptionally(e);
             }
@@ -375,7 +352,7 @@ public final class SourceSession {
         } finally {
             // Whatever the answer (or none): a failure resumes the source guest next, which
             // must not wait behind a busy host.
-            restoreAfterAnswer.run();
+            priorities.restoreAfterAnswer();
         }
         if (refusal != null) {
             throw new MigrationException("the target refused the migration: " + refusal);

@@ -30,7 +30,7 @@ class PrecopyEngineTest {
     static final int PAGE = 4096;
 
     /** Guest RAM, a link and a guest workload, all driven by one fake clock. */
-    static class Simulation implements GuestPages, DirtyLog, RecordSink, SwitchoverHooks {
+    static class Simulation implements GuestPages, DirtyLog, RecordSink, OutgoingMachine {
         final int pages;
         final ByteBuffer source;
         final ByteBuffer target;
@@ -365,7 +365,7 @@ class PrecopyEngineTest {
         LongPredicate sealed = p -> p % 3 == 0 || (p >= 4000 && p < 4100);
         FakeSealer sealer = new FakeSealer(s, 300);
         Simulation guest = s;
-        SwitchoverHooks hooks = new SwitchoverHooks() {
+        OutgoingMachine hooks = new OutgoingMachine() {
             @Override
             public void stopGuest() {
                 guest.stopGuest();

@@ -3,9 +3,9 @@ package dev.ferry.migration.session;
 import dev.ferry.migration.config.MachineIdentity;
 import dev.ferry.migration.ram.DirtyLog;
 import dev.ferry.migration.ram.GuestPages;
+import dev.ferry.migration.ram.OutgoingMachine;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.migration.ram.RecordSink;
-import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.state.StateException;
 import dev.ferry.migration.state.StateSection;
 import dev.ferry.migration.state.StateSectionCodec;
@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * a dirty log, as KVM does, until the session stops it. Its "vCPU" state is the number of writes
  * it has done, so the target can check it got the state of the stopped guest.
  */
-final class FakeGuest implements GuestPages, DirtyLog, SwitchoverHooks {
+final class FakeGuest implements GuestPages, DirtyLog, OutgoingMachine {
 
     static final int PAGE = 4096;
     final int pages;

@@ -83,12 +83,27 @@ class SessionTest {
             throws MigrationException {
         SourceSession s = new SourceSession(main, ram, guest.identity(), ackTimeout);
         lastSource = s;
-        s.yieldAfterSwitchover(() -> yielded.add(Thread.currentThread().getName()),
-                () -> restored.add(Thread.currentThread().getName()));
-        s.raiseReturnPathForSwitchover(
-                () -> returnPath.add("raise on " + Thread.currentThread().getName() + ", guest running "
-                        + guest.running()),
-                () -> returnPath.add("lower on " + Thread.currentThread().getName()));
+        s.setThreadPriorities(new SourceThreadPriorities() {
+            @Override
+            public void yieldAfterSwitchover() {
+                yielded.add(Thread.currentThread().getName());
+            }
+
+            @Override
+            public void restoreAfterAnswer() {
+                restored.add(Thread.currentThread().getName());
+            }
+
+            @Override
+            public void raiseReturnPath() {
+                returnPath.add("raise on " + Thread.currentThread().getName() + ", guest running " + guest.running());
+            }
+
+            @Override
+            public void lowerReturnPath() {
+                returnPath.add("lower on " + Thread.currentThread().getName());
+            }
+        });
         try {
             return s.run(PrecopyEngine.create(guest, guest, s.sink(), params()), guest);
         } finally {

@@ -13,7 +13,7 @@ import java.util.TreeMap;
  * 0x20 and are sorted by name, as in current QEMU machine types. Guest writes to the data
  * register are ignored, as QEMU has done since 2.4.
  */
-public final class FwCfg implements IoDevice {
+public final class FwCfg implements IoDevice, Persistent<FwCfgState> {
 
     public static final int PORT_BASE = 0x510;
     public static final int PORT_COUNT = 2;
@@ -93,10 +93,12 @@ public final class FwCfg implements IoDevice {
     }
 
     /** The guest-visible position (selector and offset), for migration. */
+    @Override
     public synchronized FwCfgState state() {
         return new FwCfgState(selector, offset);
     }
 
+    @Override
     public synchronized void restore(FwCfgState s) {
         selector = s.selector();
         offset = s.offset();

@@ -12,7 +12,7 @@ import java.util.function.Consumer;
  * bit 4 means encrypted (private), as KVM_MAP_GPA_RANGE_ENCRYPTED in the KVM_HC_MAP_GPA_RANGE
  * hypercall that SEV guests use for the same purpose.
  */
-public final class PageStateChannel implements IoDevice {
+public final class PageStateChannel implements IoDevice, Persistent<PageStateChannel.State> {
 
     public static final int PORT_COUNT = 16;
 
@@ -67,10 +67,12 @@ public final class PageStateChannel implements IoDevice {
     /** The registers a guest may have half-written when it is migrated. */
     public record State(long gpa, long count, int status) {}
 
+    @Override
     public synchronized State state() {
         return new State(gpa, count, status);
     }
 
+    @Override
     public synchronized void restore(State s) {
         gpa = s.gpa();
         count = s.count();

@@ -9,7 +9,7 @@ import java.util.ArrayDeque;
  * Transmission is instantaneous: the transmitter is always empty. Received bytes queue in a
  * 16-byte-like FIFO (unbounded here, the host side is the only producer).
  */
-public final class Serial16550 implements IoDevice {
+public final class Serial16550 implements IoDevice, Persistent<SerialState> {
 
     // Register offsets (DLAB = 0 unless noted).
     static final int RBR_THR = 0;     // receive buffer / transmit holding; DLL when DLAB = 1
@@ -171,6 +171,7 @@ public final class Serial16550 implements IoDevice {
     }
 
     /** Saved guest-visible state, for migration. */
+    @Override
     public synchronized SerialState state() {
         byte[] rx = new byte[rxFifo.size()];
         int i = 0;
@@ -180,6 +181,7 @@ public final class Serial16550 implements IoDevice {
         return new SerialState(ier, lcr, mcr, scr, divisor, fifoEnabled, thrEmptyPending, rx);
     }
 
+    @Override
     public synchronized void restore(SerialState s) {
         ier = s.ier();
         lcr = s.lcr();

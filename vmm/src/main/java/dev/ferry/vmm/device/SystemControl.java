@@ -8,7 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * actions by writing +4 (1 = power off, 2 = reset). Stands in for ACPI's power button and PM1
  * control register, which the firmware stub does not implement.
  */
-public final class SystemControl implements IoDevice {
+public final class SystemControl implements IoDevice, Persistent<SystemControl.State> {
 
     public static final int PORT_COUNT = 8;
 
@@ -47,11 +47,16 @@ public final class SystemControl implements IoDevice {
         }
     }
 
-    public int pendingRequests() {
-        return pending.get();
+    /** The requests the guest has not read yet. */
+    public record State(int pendingRequests) {}
+
+    @Override
+    public State state() {
+        return new State(pending.get());
     }
 
-    public void restorePendingRequests(int requests) {
-        pending.set(requests);
+    @Override
+    public void restore(State s) {
+        pending.set(s.pendingRequests());
     }
 }

@@ -3,6 +3,8 @@ package dev.ferry.vmm.machine;
 import dev.ferry.vmm.log.Log;
 
 import java.util.ArrayDeque;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
@@ -44,6 +46,44 @@ final class ControlThread implements Executor {
         FutureTask<Void> f = new FutureTask<>(task, null);
         execute(f);
         return f;
+    }
+
+    /** Runs {@code action} as a task; the result completes with what it returns or throws. */
+    <T> CompletableFuture<T> call(Callable<T> action) {
+        Task<T> task = new Task<>(action);
+        execute(task);
+        return task.result;
+    }
+
+    /** As {@link #call}, but on the calling thread itself when the control thread is idle (runInlineIfIdle). */
+    <T> CompletableFuture<T> callInlineIfIdle(Callable<T> action) {
+        Task<T> task = new Task<>(action);
+        if (!runInlineIfIdle(task)) {
+            execute(task);
+        }
+        return task.result;
+    }
+
+    /**
+     * A task and its result. A class, not a lambda per call site: it is loaded with the first
+     * QMP command, so a migration's switchover finds it ready.
+     */
+    private static final class Task<T> implements Runnable {
+        final CompletableFuture<T> result = new CompletableFuture<>();
+        private final Callable<T> action;
+
+        Task(Callable<T> action) {
+            this.action = action;
+        }
+
+        @Override
+        public void run() {
+            try {
+                result.complete(action.call());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        }
     }
 
     /**

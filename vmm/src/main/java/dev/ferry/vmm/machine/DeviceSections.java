@@ -2,16 +2,15 @@ package dev.ferry.vmm.machine;
 
 import dev.ferry.migration.state.StateException;
 import dev.ferry.migration.state.StateSection;
-import dev.ferry.migration.state.StateSectionCodec;
 import dev.ferry.vmm.device.FwCfgState;
 import dev.ferry.vmm.device.PageStateChannel;
 import dev.ferry.vmm.device.SerialState;
+import dev.ferry.vmm.device.SystemControl;
 
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The platform devices' state as migration sections (docs/migration-stream.md, "DEVICE"): each
@@ -21,71 +20,76 @@ import java.util.Set;
 final class DeviceSections {
     private DeviceSections() {}
 
-    static final String SERIAL = "serial0";
-    static final String FW_CFG = "fw_cfg";
-    static final String SYSTEM_CONTROL = "system-control";
-    static final String PAGE_STATE_CHANNEL = "page-state-channel";
+    /** Every section, in the order a load restores them: a device with state is one line here. */
+    static final List<DeviceSection<?>> ALL = List.of(
+            new DeviceSection<>("serial0", 1, 1, SerialState.class, d -> d.serial),
+            new DeviceSection<>("fw_cfg", 1, 1, FwCfgState.class, d -> d.fwCfg),
+            new DeviceSection<>("system-control", 1, 1, SystemControl.State.class, d -> d.systemControl),
+            new DeviceSection<>("page-state-channel", 1, 1, PageStateChannel.State.class, d -> d.pageStateChannel));
 
-    /** Section name → newest version this Ferry reads. */
-    static final Map<String, Integer> VERSIONS = Map.of(SERIAL, 1, FW_CFG, 1, SYSTEM_CONTROL, 1,
-            PAGE_STATE_CHANNEL, 1);
+    /** Section name → its place in {@link #ALL}. */
+    private static final Map<String, Integer> INDEX = index();
 
-    record SystemControlState(int pendingRequests) {}
+    private static Map<String, Integer> index() {
+        Map<String, Integer> m = new HashMap<>();
+        for (int i = 0; i < ALL.size(); i++) {
+            if (m.put(ALL.get(i).name(), i) != null) {
+                throw new IllegalStateException("device section '" + ALL.get(i).name() + "' is listed twice");
+            }
+        }
+        return Map.copyOf(m);
+    }
 
     static List<StateSection> save(PlatformDevices d) {
-        return List.of(
-                section(SERIAL, d.serial.state()),
-                section(FW_CFG, d.fwCfg.state()),
-                section(SYSTEM_CONTROL, new SystemControlState(d.systemControl.pendingRequests())),
-                section(PAGE_STATE_CHANNEL, d.pageStateChannel.state()));
+        List<StateSection> out = new ArrayList<>(ALL.size());
+        for (DeviceSection<?> s : ALL) {
+            out.add(s.save(d));
+        }
+        return out;
     }
 
+    /** The newest version of section {@code name} this Ferry reads. */
     static int version(String name) throws StateException {
-        Integer v = VERSIONS.get(name);
-        if (v == null) {
+        Integer i = INDEX.get(name);
+        if (i == null) {
             throw new StateException("unknown device section '" + name + "'");
         }
-        return v;
+        return ALL.get(i).version();
     }
-
-    record Decoded(SerialState serial, FwCfgState fwCfg, SystemControlState sysctl, PageStateChannel.State channel) {}
 
     /** Decodes every section first, then applies them: a bad section changes nothing. */
     static void load(PlatformDevices d, List<StateSection> sections) throws StateException {
-        Decoded x = decode(sections);
-        d.serial.restore(x.serial());
-        d.fwCfg.restore(x.fwCfg());
-        d.systemControl.restorePendingRequests(x.sysctl().pendingRequests());
-        d.pageStateChannel.restore(x.channel());
+        Object[] states = decode(sections);
+        for (int i = 0; i < states.length; i++) {
+            ALL.get(i).restore(d, states[i]);
+        }
     }
 
-    static Decoded decode(List<StateSection> sections) throws StateException {
-        Set<String> seen = new HashSet<>();
-        SerialState serial = null;
-        FwCfgState fwCfg = null;
-        SystemControlState sysctl = null;
-        PageStateChannel.State channel = null;
+    /** Each section's state record, in the order of {@link #ALL}; changes nothing. */
+    static Object[] decode(List<StateSection> sections) throws StateException {
+        Object[] states = new Object[ALL.size()];
+        boolean[] seen = new boolean[ALL.size()];
         for (StateSection s : sections) {
-            if (!seen.add(s.name())) {
+            Integer i = INDEX.get(s.name());
+            if (i != null && seen[i]) {
                 throw new StateException("device section '" + s.name() + "' appears twice");
             }
-            switch (s.name()) {
-                case SERIAL -> serial = StateSectionCodec.stateAs(s, SerialState.class);
-                case FW_CFG -> fwCfg = StateSectionCodec.stateAs(s, FwCfgState.class);
-                case SYSTEM_CONTROL -> sysctl = StateSectionCodec.stateAs(s, SystemControlState.class);
-                case PAGE_STATE_CHANNEL -> channel = StateSectionCodec.stateAs(s, PageStateChannel.State.class);
-                default -> throw new StateException("unknown device section '" + s.name() + "'");
+            if (i == null) {
+                throw new StateException("unknown device section '" + s.name() + "'");
+            }
+            seen[i] = true;
+            states[i] = ALL.get(i).decode(s);
+        }
+        List<String> missing = null;
+        for (int i = 0; i < seen.length; i++) {
+            if (!seen[i]) {
+                missing = missing == null ? new ArrayList<>() : missing;
+                missing.add(ALL.get(i).name());
             }
         }
-        List<String> missing = new ArrayList<>(VERSIONS.keySet());
-        missing.removeAll(seen);
-        if (!missing.isEmpty()) {
+        if (missing != null) {
             throw new StateException("the stream lacks device state for " + String.join(", ", missing));
         }
-        return new Decoded(serial, fwCfg, sysctl, channel);
-    }
-
-    private static StateSection section(String name, Object state) {
-        return new StateSection(name, VERSIONS.get(name), 1, StateSectionCodec.stateOf(state), Map.of());
+        return states;
     }
 }

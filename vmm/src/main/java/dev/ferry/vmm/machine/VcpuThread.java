@@ -4,6 +4,7 @@ import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.HypervisorException;
 import dev.ferry.vmm.hypervisor.Vcpu;
 import dev.ferry.vmm.hypervisor.VcpuExit;
+import dev.ferry.vmm.os.Threads;
 
 import java.util.function.BiConsumer;
 
@@ -70,7 +71,7 @@ final class VcpuThread implements Runnable, VcpuControl.Parking {
     public void run() {
         try {
             vcpu.bindToCurrentThread();
-            int tid = dev.ferry.vmm.os.Threads.currentTid();
+            int tid = Threads.currentTid();
             control.threadStarted(vcpu.id(), tid);
             threadIdSink.accept(tid);
             while (control.awaitRun(this)) {

@@ -2,6 +2,7 @@ package dev.ferry.vmm.machine;
 
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
 import dev.ferry.vmm.machine.migration.KvmDirtyLog;
+import dev.ferry.vmm.os.Threads;
 import dev.ferry.vmm.testing.KvmAvailability;
 import dev.ferry.vmm.testing.ProcSelf;
 import org.junit.jupiter.api.BeforeAll;
@@ -92,15 +93,15 @@ class MachineKvmTest {
             m.start().get();
             awaitSerial(serial, "hb=1 ");
             KvmDirtyLog log = m.onControlThread(() -> {
-                m.takeOverDirtyLogOnControlThread();
-                return new KvmDirtyLog(m.vmOnControlThread(), m.ram());
+                m.switchover().takeOverDirtyLogOnControlThread();
+                return new KvmDirtyLog(m.switchover().vmOnControlThread(), m.ram());
             }).get();
             log.start();
             AtomicInteger stops = new AtomicInteger();
-            m.freezeVcpusForMigration(false);
-            m.onControlThread(m::enterFinishMigrateOnControlThread).get();
+            m.switchover().freezeVcpusForMigration(false);
+            m.onControlThread(m.switchover()::enterFinishMigrateOnControlThread).get();
             m.onControlThread(() -> {
-                m.finishOutgoingMigrationOnControlThread(() -> {
+                m.switchover().finishOutgoingMigrationOnControlThread(() -> {
                     stops.incrementAndGet();
                     log.stop();
                 });
@@ -130,21 +131,21 @@ class MachineKvmTest {
             m.start().get();
             awaitSerial(serial, "hb=1 ");
             int[] tids = m.vcpuThreadIds();
-            org.junit.jupiter.api.Assumptions.assumeTrue(dev.ferry.vmm.os.Threads.enterRealtime(tids[0])
-                    && dev.ferry.vmm.os.Threads.setPolicy(tids[0], dev.ferry.vmm.os.Threads.SCHED_OTHER),
+            org.junit.jupiter.api.Assumptions.assumeTrue(Threads.enterRealtime(tids[0])
+                    && Threads.setPolicy(tids[0], Threads.SCHED_OTHER),
                     "this process may not use SCHED_FIFO");
 
-            m.freezeVcpusForMigration(true);
+            m.switchover().freezeVcpusForMigration(true);
             for (int tid : tids) {
-                assertEquals(dev.ferry.vmm.os.Threads.SCHED_FIFO, ProcSelf.schedulingPolicyOf(tid),
+                assertEquals(Threads.SCHED_FIFO, ProcSelf.schedulingPolicyOf(tid),
                         "frozen, parked, still ahead: nothing to undo before the thaw");
             }
             m.onControlThread(() -> {
-                m.resumeAfterMigrationOnControlThread(null);    // the migration failed: thaw
+                m.switchover().resumeAfterMigrationOnControlThread(null);    // the migration failed: thaw
                 return null;
             }).get();
             for (int tid : tids) {
-                assertEquals(dev.ferry.vmm.os.Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOf(tid),
+                assertEquals(Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOf(tid),
                         "a vCPU runs the guest as a time-sharing thread again");
             }
             assertGuestGoesOn(serial);
@@ -165,7 +166,7 @@ class MachineKvmTest {
             m.start().get();
             awaitSerial(serial, "hb=1 ");
             List<String> before = ProcSelf.kvmDescriptors();
-            try (ScratchVcpu scratch = m.scratchVcpu()) {
+            try (ScratchVcpu scratch = m.switchover().scratchVcpu()) {
                 for (int i = 0; i < 3; i++) {
                     scratch.saveAndRestore();
                 }

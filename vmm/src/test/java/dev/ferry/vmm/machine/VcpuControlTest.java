@@ -1,5 +1,8 @@
 package dev.ferry.vmm.machine;
 
+import dev.ferry.vmm.hypervisor.Vcpu;
+import dev.ferry.vmm.os.Threads;
+import dev.ferry.vmm.testing.ProcSelf;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -89,12 +92,12 @@ class VcpuControlTest {
         final int id;
         final List<Thread> savedBy = new java.util.concurrent.CopyOnWriteArrayList<>();
         final AtomicLong completions = new AtomicLong();
-        final dev.ferry.vmm.hypervisor.Vcpu vcpu;
+        final Vcpu vcpu;
 
         FakeVcpu(int id) {
             this.id = id;
-            this.vcpu = (dev.ferry.vmm.hypervisor.Vcpu) java.lang.reflect.Proxy.newProxyInstance(
-                    getClass().getClassLoader(), new Class<?>[] {dev.ferry.vmm.hypervisor.Vcpu.class},
+            this.vcpu = (Vcpu) java.lang.reflect.Proxy.newProxyInstance(
+                    getClass().getClassLoader(), new Class<?>[] {Vcpu.class},
                     (proxy, method, args) -> switch (method.getName()) {
                         case "id" -> id;
                         case "saveState" -> {
@@ -106,7 +109,7 @@ class VcpuControlTest {
         }
 
         @Override
-        public dev.ferry.vmm.hypervisor.Vcpu vcpu() {
+        public Vcpu vcpu() {
             return vcpu;
         }
 
@@ -138,7 +141,7 @@ class VcpuControlTest {
 
         // Running vCPUs: each parks for the freeze, completing its exit first, and saves itself.
         assertTrue(control.freeze(() -> { }, 5_000, true, false));
-        List<dev.ferry.vmm.hypervisor.Vcpu> all = List.of(fakes[0].vcpu, fakes[1].vcpu);
+        List<Vcpu> all = List.of(fakes[0].vcpu, fakes[1].vcpu);
         control.frozenStates().collect(all, 5_000);
         for (int i = 0; i < 2; i++) {
             assertEquals(List.of(threads.get(i)), fakes[i].savedBy, "vCPU " + i + " saved once, by its own thread");
@@ -212,15 +215,15 @@ class VcpuControlTest {
         for (int i = 0; i < count; i++) {
             int index = i;
             Thread t = new Thread(() -> {
-                if (policy != dev.ferry.vmm.os.Threads.SCHED_OTHER) {
-                    dev.ferry.vmm.os.Threads.setPolicy(policy);
+                if (policy != Threads.SCHED_OTHER) {
+                    Threads.setPolicy(policy);
                 }
-                int tid = dev.ferry.vmm.os.Threads.currentTid();
+                int tid = Threads.currentTid();
                 c.threadStarted(index, tid);
                 tids.add(tid);
                 started.countDown();
                 while (c.awaitRun(null)) {
-                    policiesSeen.add(dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOfThisThread());
+                    policiesSeen.add(ProcSelf.schedulingPolicyOfThisThread());
                     entries.incrementAndGet();
                     Thread.onSpinWait();
                 }
@@ -238,50 +241,50 @@ class VcpuControlTest {
     void aRealTimeFreezePutsTheVcpuThreadsAheadUntilTheThawAndNoneEntersTheGuestAhead() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(realTimeAllowed(), "this process may not use SCHED_FIFO");
         java.util.Set<Integer> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        List<Integer> tids = startVcpusWatchingTheirPolicy(control, 2, dev.ferry.vmm.os.Threads.SCHED_OTHER, seen);
+        List<Integer> tids = startVcpusWatchingTheirPolicy(control, 2, Threads.SCHED_OTHER, seen);
         control.release();
         assertTrue(entersTheGuest());
 
         assertTrue(control.freeze(() -> { }, 5_000, true, true));
         for (int tid : tids) {
-            assertEquals(dev.ferry.vmm.os.Threads.SCHED_FIFO, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(tid));
+            assertEquals(Threads.SCHED_FIFO, ProcSelf.schedulingPolicyOf(tid));
         }
         // An entry under way when the freeze came may have gone in ahead (the kick follows at
         // once); none may after the thaw. Every thread is parked now: nothing adds meanwhile.
         seen.clear();
         control.thaw();
         for (int tid : tids) {
-            assertEquals(dev.ferry.vmm.os.Threads.SCHED_OTHER, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(tid));
+            assertEquals(Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOf(tid));
         }
         assertTrue(entersTheGuest());
-        assertEquals(java.util.Set.of(dev.ferry.vmm.os.Threads.SCHED_OTHER), seen,
+        assertEquals(java.util.Set.of(Threads.SCHED_OTHER), seen,
                 "every entry into the guest after the thaw as a time-sharing thread");
 
         // A freeze that times out (a vCPU never parks) puts the threads back too.
         VcpuControl stuck = new VcpuControl(2);
-        List<Integer> one = startVcpusWatchingTheirPolicy(stuck, 1, dev.ferry.vmm.os.Threads.SCHED_OTHER, seen);
+        List<Integer> one = startVcpusWatchingTheirPolicy(stuck, 1, Threads.SCHED_OTHER, seen);
         stuck.release();
         assertFalse(stuck.freeze(() -> { }, 100, true, true));
-        assertEquals(dev.ferry.vmm.os.Threads.SCHED_OTHER, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(one.get(0)));
+        assertEquals(Threads.SCHED_OTHER, ProcSelf.schedulingPolicyOf(one.get(0)));
         stuck.terminate();
     }
 
     @Test
     void aVcpuThreadInAnotherPolicyIsLeftAsItIs() throws Exception {
         java.util.Set<Integer> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        List<Integer> tids = startVcpusWatchingTheirPolicy(control, 2, dev.ferry.vmm.os.Threads.SCHED_IDLE, seen);
+        List<Integer> tids = startVcpusWatchingTheirPolicy(control, 2, Threads.SCHED_IDLE, seen);
         control.release();
         assertTrue(control.freeze(() -> { }, 5_000, true, true));
-        assertEquals(dev.ferry.vmm.os.Threads.SCHED_IDLE, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(tids.get(0)),
+        assertEquals(Threads.SCHED_IDLE, ProcSelf.schedulingPolicyOf(tids.get(0)),
                 "an operator's choice (chrt -i) is not replaced");
         control.thaw();
-        assertEquals(dev.ferry.vmm.os.Threads.SCHED_IDLE, dev.ferry.vmm.testing.ProcSelf.schedulingPolicyOf(tids.get(1)));
+        assertEquals(Threads.SCHED_IDLE, ProcSelf.schedulingPolicyOf(tids.get(1)));
     }
 
     private static boolean realTimeAllowed() throws InterruptedException {
         boolean[] ok = {false};
-        Thread probe = new Thread(() -> ok[0] = dev.ferry.vmm.os.Threads.enterRealtime()
-                && dev.ferry.vmm.os.Threads.setPolicy(dev.ferry.vmm.os.Threads.SCHED_OTHER));
+        Thread probe = new Thread(() -> ok[0] = Threads.enterRealtime()
+                && Threads.setPolicy(Threads.SCHED_OTHER));
         probe.start();
         probe.join();
         return ok[0];

@@ -10,6 +10,7 @@ import dev.ferry.vmm.hypervisor.kvm.KvmVm;
 import dev.ferry.vmm.os.HostMapping;
 import dev.ferry.vmm.os.Memfd;
 import dev.ferry.vmm.testing.KvmAvailability;
+import dev.ferry.vmm.testing.RealMode;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -54,7 +55,7 @@ class VcpuFreezeKvmTest {
             vm.createInterruptController();     // a LAPIC, part of the state saved
             KvmVcpu vcpu = vm.createVcpu(0);
             vcpu.setCpuid(kvm.supportedCpuid());
-            dev.ferry.vmm.testing.RealMode.enter(vcpu, CODE);
+            RealMode.enter(vcpu, CODE);
 
             VcpuControl control = new VcpuControl(1);
             CompletableFuture<Boolean> froze = new CompletableFuture<>();

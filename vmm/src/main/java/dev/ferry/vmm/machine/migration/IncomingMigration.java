@@ -11,11 +11,15 @@ import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
-import dev.ferry.vmm.DebugTimeline;
 import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
+import dev.ferry.vmm.machine.SwitchoverControl;
 import dev.ferry.vmm.transport.FdChannel;
+import dev.ferry.vmm.tuning.DebugTimeline;
+import dev.ferry.vmm.tuning.EdenHeadroom;
+import dev.ferry.vmm.tuning.JitPriority;
+import dev.ferry.vmm.tuning.RealtimePriority;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,6 +35,8 @@ final class IncomingMigration implements IncomingMachine {
 
     private final MigrationController controller;
     private final Machine machine;
+    /** What this migration does with the machine. */
+    private final SwitchoverControl switchover;
     private final MigrationUri uri;
     private final int fd;
     private volatile MigrationStatus status = MigrationStatus.NONE;
@@ -46,6 +52,7 @@ final class IncomingMigration implements IncomingMachine {
     IncomingMigration(MigrationController controller, Machine machine, MigrationUri uri, int fd) {
         this.controller = controller;
         this.machine = machine;
+        this.switchover = machine.switchover();
         this.uri = uri;
         this.fd = fd;
     }
@@ -163,7 +170,7 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public MachineIdentity identity() {
-        return machine.identity();
+        return switchover.identity();
     }
 
     private final LastStep lastStep = new LastStep();
@@ -179,9 +186,9 @@ final class IncomingMigration implements IncomingMachine {
         // wrote; untouched pages then cost nothing, on the host or in the stream.
         machine.ram().discard();
         sink = new GuestRamSink(machine.ram());
-        vcpus = new VcpuState[machine.identity().vcpus()];
+        vcpus = new VcpuState[switchover.identity().vcpus()];
         timeline = new DebugTimeline("incoming: ");   // restarted at the SYNC, if the stream has one
-        SwitchoverHeap.makeRoomForMigration();
+        EdenHeadroom.makeRoomForMigration();
     }
 
     @Override
@@ -191,7 +198,7 @@ final class IncomingMigration implements IncomingMachine {
 
     @Override
     public int deviceSectionVersion(String name) throws StateException {
-        return Machine.deviceSectionVersion(name);
+        return SwitchoverControl.deviceSectionVersion(name);
     }
 
     @Override
@@ -208,7 +215,7 @@ final class IncomingMigration implements IncomingMachine {
     @Override
     public void switchoverImminent() {
         // Before the APPLIED answer: the source waits for it with its guest running.
-        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);
+        EdenHeadroom.makeRoom(EdenHeadroom.SWITCHOVER_BYTES);
         priority.raise();
         // The switchover's stamps start here: what this thread does until END is on the downtime.
         timeline = new DebugTimeline("incoming: ");
@@ -216,7 +223,7 @@ final class IncomingMigration implements IncomingMachine {
     }
 
     /** The migration thread's, from the source's SYNC until the guest runs here. */
-    private final SwitchoverPriority priority = new SwitchoverPriority();
+    private final RealtimePriority priority = new RealtimePriority();
 
     @Override
     public long pageStatePages() {
@@ -266,11 +273,11 @@ final class IncomingMigration implements IncomingMachine {
         @Override
         public Void call() throws StateException, IOException {
             timeline.mark("loading as the control thread");
-            machine.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
+            switchover.loadIncomingOnControlThread(vcpus, state.devices(), state.pageStates());
             timeline.mark("loaded");
             ack.send();
             timeline.mark("acknowledged");
-            machine.completeIncomingOnControlThread();
+            switchover.completeIncomingOnControlThread();
             timeline.mark("guest started");
             priority.lower();       // the guest runs: nothing urgent left (no-op on the control thread)
             return null;

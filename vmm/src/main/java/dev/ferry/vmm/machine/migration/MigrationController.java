@@ -4,6 +4,7 @@ import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.MachineListener;
 import dev.ferry.vmm.machine.RunState;
+import dev.ferry.vmm.tuning.MigrationRehearsal;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -27,7 +28,7 @@ public final class MigrationController {
     public MigrationController(Machine machine, boolean incomingDeferred) {
         this.machine = machine;
         this.incomingDeferred = incomingDeferred;
-        this.rehearsal = new MigrationRehearsal(machine);
+        this.rehearsal = new MigrationRehearsal(new ScratchMigration(machine));
         machine.addListener(new MachineListener() {
             @Override
             public void reset(boolean guest, String reason) {

@@ -1,23 +1,28 @@
 package dev.ferry.vmm.machine.migration;
 
 import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.OutgoingMachine;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.PrecopyParameters;
 import dev.ferry.migration.ram.RecordSink;
-import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.session.MigrationException;
 import dev.ferry.migration.session.SourceSession;
+import dev.ferry.migration.session.SourceThreadPriorities;
 import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
-import dev.ferry.vmm.DebugTimeline;
 import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.RunState;
-import dev.ferry.vmm.os.Threads;
+import dev.ferry.vmm.machine.SwitchoverControl;
 import dev.ferry.vmm.transport.FdChannel;
+import dev.ferry.vmm.os.Threads;
+import dev.ferry.vmm.tuning.DebugTimeline;
+import dev.ferry.vmm.tuning.EdenHeadroom;
+import dev.ferry.vmm.tuning.JitPriority;
+import dev.ferry.vmm.tuning.RealtimePriority;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -33,10 +38,12 @@ import java.util.concurrent.ExecutionException;
  * (vCPUs stopped; with pause-before-switchover wait for migrate-continue), final state, the
  * target's acknowledgement. The source guest resumes by itself on any failure before that.
  */
-final class OutgoingMigration implements SwitchoverHooks {
+final class OutgoingMigration implements OutgoingMachine {
 
     private final MigrationController controller;
     private final Machine machine;
+    /** What this migration does with the machine. */
+    private final SwitchoverControl switchover;
     private final MigrationUri uri;
     private final int fd;
     private final MigrationSettings settings;
@@ -66,38 +73,56 @@ final class OutgoingMigration implements SwitchoverHooks {
                       MigrationSettings settings) {
         this.controller = controller;
         this.machine = machine;
+        this.switchover = machine.switchover();
         this.uri = uri;
         this.fd = fd;
         this.settings = settings;
-        this.enterFinishMigrate = machine::enterFinishMigrateOnControlThread;
+        this.enterFinishMigrate = switchover::enterFinishMigrateOnControlThread;
     }
 
     /** The migration thread's, from the guest's stop until END has gone. */
-    private final SwitchoverPriority priority = new SwitchoverPriority();
+    private final RealtimePriority priority = new RealtimePriority();
 
     /**
-     * The source's migration thread once the switchover needs nothing more from it
-     * (SourceSession#yieldAfterSwitchover). On a host that source and target share, the target's
-     * ACK wakes the source's threads on the core of the target thread that wrote it, and EEVDF
-     * lets any eligible task in ahead of one that has used more than its share, as a migration
-     * thread has: the source's clean-up after the ACK ran ahead of the target starting the
-     * guest. So it goes to SCHED_IDLE if this process may leave it again (probed in the
+     * The source session's threads around the switchover. The migration thread, once the
+     * switchover needs nothing more from it: on a host that source and target share, the
+     * target's ACK wakes the source's threads on the core of the target thread that wrote it,
+     * and EEVDF lets any eligible task in ahead of one that has used more than its share, as a
+     * migration thread has: the source's clean-up after the ACK ran ahead of the target starting
+     * the guest. So it goes to SCHED_IDLE if this process may leave it again (probed in the
      * background, Threads#probeIdlePolicy), and back once the answer is in; otherwise to nice
      * 19, which never starves (a refused migration must still resume the source guest on a busy
-     * host). Either replaces the real-time policy of the switchover (SwitchoverPriority).
+     * host). Either replaces the real-time policy of the switchover (RealtimePriority). The
+     * return-path thread runs in real time from the target's APPLIED until it is done.
      */
-    private void lowerAfterSwitchover() {
-        if (Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_IDLE)) {
-            priority.replaced();
-        } else {
-            priority.lower();
-            Threads.lowerPriority(19);
-        }
-    }
+    private final class Priorities implements SourceThreadPriorities {
+        private final RealtimePriority returnPath = new RealtimePriority();
 
-    private static void restoreAfterAnswer() {
-        if (Threads.idlePolicyReversible()) {
-            Threads.setPolicy(Threads.SCHED_OTHER);
+        @Override
+        public void yieldAfterSwitchover() {
+            if (Threads.idlePolicyReversible() && Threads.setPolicy(Threads.SCHED_IDLE)) {
+                priority.replaced();
+            } else {
+                priority.lower();
+                Threads.lowerPriority(19);
+            }
+        }
+
+        @Override
+        public void restoreAfterAnswer() {
+            if (Threads.idlePolicyReversible()) {
+                Threads.setPolicy(Threads.SCHED_OTHER);
+            }
+        }
+
+        @Override
+        public void raiseReturnPath() {
+            returnPath.raise();
+        }
+
+        @Override
+        public void lowerReturnPath() {
+            returnPath.lower();
         }
     }
 
@@ -180,18 +205,16 @@ final class OutgoingMigration implements SwitchoverHooks {
             if (cancelled || abortReason != null) {
                 throw new MigrationException(cancelled ? "migration cancelled" : abortReason, cancelled, null);
             }
-            SourceSession s = new SourceSession(main, ram, machine.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
-            s.yieldAfterSwitchover(this::lowerAfterSwitchover, OutgoingMigration::restoreAfterAnswer);
-            SwitchoverPriority returnPath = new SwitchoverPriority();     // the return-path thread's
-            s.raiseReturnPathForSwitchover(returnPath::raise, returnPath::lower);
+            SourceSession s = new SourceSession(main, ram, switchover.identity(), SourceSession.DEFAULT_ACK_TIMEOUT);
+            s.setThreadPriorities(new Priorities());
             main = null;
             ram = List.of();
             session = s;
             var dirtyLog = machine.onControlThread(() -> {
-                machine.takeOverDirtyLogOnControlThread();
-                return new KvmDirtyLog(machine.vmOnControlThread(), machine.ram());
+                switchover.takeOverDirtyLogOnControlThread();
+                return new KvmDirtyLog(switchover.vmOnControlThread(), machine.ram());
             }).get();
-            SwitchoverHeap.makeRoomForMigration();
+            EdenHeadroom.makeRoomForMigration();
             PrecopyEngine e = PrecopyEngine.create(new RamPages(machine.ram()), dirtyLog, s.sink(),
                     new PrecopyParameters(settings.downtimeLimitMillis(), settings.maxBandwidth(),
                             settings.has("auto-converge"), settings.throttleInitial(), settings.throttleIncrement(),
@@ -201,7 +224,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             // would compete with the target starting the guest on a shared host.
             Runnable stopDirtyLog = e::stopDirtyLog;
             Callable<Void> finishOnControlThread = () -> {
-                machine.finishOutgoingMigrationOnControlThread(stopDirtyLog);
+                switchover.finishOutgoingMigrationOnControlThread(stopDirtyLog);
                 return null;
             };
             MigrationSettings latest = controller.settings();     // a change that came meanwhile
@@ -239,7 +262,7 @@ final class OutgoingMigration implements SwitchoverHooks {
             closeQuietly(main);
             ram.forEach(OutgoingMigration::closeQuietly);
             priority.lower();
-            machine.throttle(0);
+            switchover.throttle(0);
             JitPriority.afterMigration();
         }
     }
@@ -276,16 +299,16 @@ final class OutgoingMigration implements SwitchoverHooks {
         }
     }
 
-    // ---- SwitchoverHooks (migration thread) ----
+    // ---- OutgoingMachine (migration thread) ----
 
     @Override
     public void stopGuest() {
         controller.rehearsal().await(2_000);
-        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);     // while the guest still runs
+        EdenHeadroom.makeRoom(EdenHeadroom.SWITCHOVER_BYTES);     // while the guest still runs
         priority.raise();
         stopNanos = System.nanoTime();
         try {
-            machine.freezeVcpusForMigration(priority.raisedHere());
+            switchover.freezeVcpusForMigration(priority.raisedHere());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CancellationException("interrupted while stopping the vCPUs");
@@ -319,7 +342,7 @@ final class OutgoingMigration implements SwitchoverHooks {
         }
         // Runs after enterFinishMigrate on the control thread, so its answer is there by then.
         machine.onControlThread(() -> {
-            machine.resumeAfterMigrationOnControlThread(entered.exceptionally(e -> null).getNow(null));
+            switchover.resumeAfterMigrationOnControlThread(entered.exceptionally(e -> null).getNow(null));
             return null;
         }).join();
     }
@@ -331,12 +354,12 @@ final class OutgoingMigration implements SwitchoverHooks {
         // went; the devices' state and the page-state bitmap are read right here.
         List<VcpuState> vcpus;
         try {
-            vcpus = machine.frozenVcpuStates();
+            vcpus = switchover.frozenVcpuStates();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while collecting the vCPU states");
         }
-        SwitchoverState saved = new SwitchoverState(vcpus, machine.saveDevices(),
+        FinalStateRecords saved = new FinalStateRecords(vcpus, switchover.saveDevices(),
                 machine.pageStates().pageCount(), machine.pageStates().snapshot());
         timeline.mark("state saved");
         saved.writeTo(sink);
@@ -345,13 +368,13 @@ final class OutgoingMigration implements SwitchoverHooks {
 
     @Override
     public void throttle(int percent) {
-        machine.throttle(Math.min(percent, settings.maxCpuThrottle()));
+        switchover.throttle(Math.min(percent, settings.maxCpuThrottle()));
     }
 
     @Override
     public void passCompleted(int pass) {
         controller.notifyPass(pass + 1);
-        SwitchoverHeap.makeRoom(SwitchoverHeap.SWITCHOVER_BYTES);
+        EdenHeadroom.makeRoom(EdenHeadroom.SWITCHOVER_BYTES);
     }
 
     MigrationInfo info() {
@@ -360,6 +383,6 @@ final class OutgoingMigration implements SwitchoverHooks {
         long end = endNanos == 0 ? System.nanoTime() : endNanos;
         SourceSession s = session;
         return new MigrationInfo(status, false, setupMillis, (end - startNanos) / 1_000_000,
-                downtimeMillis, stats, s == null ? 0 : s.multifdBytes(), errorDesc, machine.throttlePercent(), null);
+                downtimeMillis, stats, s == null ? 0 : s.multifdBytes(), errorDesc, switchover.throttlePercent(), null);
     }
 }

@@ -1,13 +1,13 @@
 package dev.ferry.vmm.machine.migration;
 
 import dev.ferry.migration.ram.MigrationStats;
+import dev.ferry.migration.ram.OutgoingMachine;
 import dev.ferry.migration.ram.PageBatch;
 import dev.ferry.migration.ram.PageBatchException;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.PrecopyParameters;
 import dev.ferry.migration.ram.RecordSink;
-import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.stream.RecordType;
 import dev.ferry.vmm.hypervisor.kvm.Kvm;
 import dev.ferry.vmm.machine.Machine;
@@ -65,7 +65,7 @@ class PrecopyKvmTest {
     @Test
     void theDirtyLogSeesTheWorkloadsPages(@TempDir Path tmp) throws Exception {
         try (Kvm kvm = Kvm.open(); Machine m = start(kvm, tmp.resolve("serial"))) {
-            KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.vmOnControlThread(), m.ram())).get();
+            KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.switchover().vmOnControlThread(), m.ram())).get();
             m.onControlThread(() -> {
                 log.start();
                 return null;
@@ -99,7 +99,7 @@ class PrecopyKvmTest {
     void aPrecopyOfARunningGuestEqualsTheSourceAtSwitchover(@TempDir Path tmp) throws Exception {
         try (Kvm kvm = Kvm.open(); Machine m = start(kvm, tmp.resolve("serial"));
              GuestRam target = GuestRam.create(new MemoryLayout(64L << 20), "target")) {
-            KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.vmOnControlThread(), m.ram())).get();
+            KvmDirtyLog log = m.onControlThread(() -> new KvmDirtyLog(m.switchover().vmOnControlThread(), m.ram())).get();
             RamPages source = new RamPages(m.ram());
             RecordSink sink = (type, flags, parts) -> {
                 if (type != RecordType.RAM) {
@@ -134,7 +134,7 @@ class PrecopyKvmTest {
                     throw new IOException(e);
                 }
             };
-            SwitchoverHooks hooks = new SwitchoverHooks() {
+            OutgoingMachine hooks = new OutgoingMachine() {
                 @Override
                 public void stopGuest() {
                     m.onControlThread(() -> {

@@ -29,7 +29,7 @@ class VcpuStateCodecTest {
 
     @Test
     void aVcpuWithoutLapicOrXcrsRoundTrips() throws Exception {
-        VcpuState v = MigrationRehearsal.sampleVcpu();
+        VcpuState v = ScratchMigration.sampleVcpu();
         VcpuState bare = new VcpuState(v.registers(), v.specialRegisters(), v.xsave(), List.of(), new byte[0],
                 v.vcpuEvents(), 3, v.debugRegisters(), List.of());
         assertEquals(bare, VcpuStateCodec.decode(VcpuStateCodec.VERSION, VcpuStateCodec.encode(bare)));
@@ -58,7 +58,7 @@ class VcpuStateCodecTest {
 
     @Test
     void hugeCountsAndUnknownFlagsAreRefusedBeforeAllocating() {
-        ByteBuffer body = VcpuStateCodec.encode(MigrationRehearsal.sampleVcpu());
+        ByteBuffer body = VcpuStateCodec.encode(ScratchMigration.sampleVcpu());
         // Offsets in the body: 144 general registers, 8 x 17 segments, 2 x 10 tables, 56 control
         // registers, then the bitmap word count.
         int segmentFlags = 144 + 16;

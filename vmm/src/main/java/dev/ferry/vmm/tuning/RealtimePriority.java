@@ -1,4 +1,4 @@
-package dev.ferry.vmm.machine.migration;
+package dev.ferry.vmm.tuning;
 
 import dev.ferry.vmm.os.Threads;
 
@@ -22,26 +22,26 @@ import dev.ferry.vmm.os.Threads;
  * <p>The policy is the calling thread's: {@link #lower} acts only on the thread that raised
  * it, and is a no-op on any other (a step that may run on either of two threads can call it).
  */
-final class SwitchoverPriority {
-    static final boolean ENABLED = !"false".equals(System.getProperty("ferry.migration.realtime"));
+public final class RealtimePriority {
+    public static final boolean ENABLED = !"false".equals(System.getProperty("ferry.migration.realtime"));
 
     /** The thread whose policy {@link #raise} changed; null while none is. */
     private volatile Thread raised;
 
     /** From now on this thread runs ahead of time-sharing threads, if the process may. */
-    void raise() {
+    public void raise() {
         if (ENABLED && raised == null && Threads.enterRealtime()) {
             raised = Thread.currentThread();
         }
     }
 
     /** True if {@link #raise} took effect on this thread (it runs in SCHED_FIFO now). */
-    boolean raisedHere() {
+    public boolean raisedHere() {
         return raised == Thread.currentThread();
     }
 
     /** Back to the normal policy, if {@link #raise} took effect on this thread. */
-    void lower() {
+    public void lower() {
         if (raised == Thread.currentThread()) {
             raised = null;
             Threads.setPolicy(Threads.SCHED_OTHER);
@@ -49,7 +49,7 @@ final class SwitchoverPriority {
     }
 
     /** The raised thread has set another policy itself: nothing to undo any more. */
-    void replaced() {
+    public void replaced() {
         if (raised == Thread.currentThread()) {
             raised = null;
         }

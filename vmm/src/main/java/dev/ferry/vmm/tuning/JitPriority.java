@@ -1,4 +1,4 @@
-package dev.ferry.vmm.machine.migration;
+package dev.ferry.vmm.tuning;
 
 import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.os.Threads;
@@ -20,22 +20,22 @@ import dev.ferry.vmm.os.Threads;
  * ({@link Threads#idlePolicyReversible()}); a process without either keeps them at nice 10 only,
  * so that they are never starved for the rest of its life.
  */
-final class JitPriority {
+public final class JitPriority {
     private JitPriority() {}
 
-    static final int NICE = 10;
+    public static final int NICE = 10;
     /** HotSpot's compiler thread names as the kernel keeps them (15 characters). */
     private static final String[] COMPILER_THREADS = {"C1 CompilerThre", "C2 CompilerThre"};
 
     /** When a migration starts. */
-    static void yieldToMigration() {
+    public static void yieldToMigration() {
         boolean idle = Threads.idlePolicyReversible();
         int n = Threads.lowerPriorityOf(NICE, idle ? Threads.SCHED_IDLE : Threads.SCHED_OTHER, COMPILER_THREADS);
         Log.debug("migration: " + n + " JIT compiler threads now " + (idle ? "SCHED_IDLE" : "at nice " + NICE));
     }
 
     /** When the migration has ended, whatever its outcome. */
-    static void afterMigration() {
+    public static void afterMigration() {
         if (Threads.idlePolicyReversible()) {
             int n = Threads.setPolicyOf(Threads.SCHED_OTHER, COMPILER_THREADS);
             Log.debug("migration: " + n + " JIT compiler threads back to the normal policy at nice " + NICE);

@@ -1,4 +1,4 @@
-package dev.ferry.vmm.machine.migration;
+package dev.ferry.vmm.tuning;
 
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -21,14 +21,14 @@ import java.lang.management.MemoryUsage;
  * collection just before the stop still cost the pause ~1 ms (caches, the other side's
  * threads catching up), so the earlier ones are what keeps it away.
  */
-final class SwitchoverHeap {
-    private SwitchoverHeap() {}
+public final class EdenHeadroom {
+    private EdenHeadroom() {}
 
     /**
      * Free young-generation space a switchover needs: the source allocates ~1 MB between the
      * stop and END (dirty log, vCPU and device records), the target less; with a margin.
      */
-    static final long SWITCHOVER_BYTES = 4L << 20;
+    public static final long SWITCHOVER_BYTES = 4L << 20;
     private static final int FILL_CHUNK = 64 * 1024;
 
     /** Where the filling goes: a field, so the compiler cannot drop the allocations. */
@@ -51,12 +51,12 @@ final class SwitchoverHeap {
      * time, not downtime). A migration then usually ends without any collection: a 4 GiB
      * guest's allocates ~3 MB on the source, ~2 MB on the target (JFR allocation samples).
      */
-    static boolean makeRoomForMigration() {
+    public static boolean makeRoomForMigration() {
         return EDEN != null && makeRoom(EDEN.getUsage().getCommitted() / 2);
     }
 
     /** Free bytes in the young generation's eden now; Long.MAX_VALUE if unknown. */
-    static long freeBytes() {
+    public static long freeBytes() {
         if (EDEN == null) {
             return Long.MAX_VALUE;
         }
@@ -80,7 +80,7 @@ final class SwitchoverHeap {
      * the eden's size plus one chunk (a collector that does not collect on a full eden is left
      * alone).
      */
-    static boolean makeRoom(long bytes) {
+    public static boolean makeRoom(long bytes) {
         if (EDEN == null) {
             return false;
         }

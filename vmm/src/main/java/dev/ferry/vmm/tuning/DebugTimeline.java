@@ -1,4 +1,6 @@
-package dev.ferry.vmm;
+package dev.ferry.vmm.tuning;
+
+import dev.ferry.vmm.log.Log;
 
 import dev.ferry.vmm.log.Log;
 

@@ -2,11 +2,11 @@ package dev.ferry.vmm.machine.migration;
 
 import dev.ferry.migration.config.MachineIdentity;
 import dev.ferry.migration.ram.DirtyLog;
+import dev.ferry.migration.ram.OutgoingMachine;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.PrecopyParameters;
 import dev.ferry.migration.ram.RecordSink;
-import dev.ferry.migration.ram.SwitchoverHooks;
 import dev.ferry.migration.session.IncomingMachine;
 import dev.ferry.migration.session.IncomingState;
 import dev.ferry.migration.session.MigrationException;
@@ -19,17 +19,20 @@ import dev.ferry.migration.state.StateSectionCodec;
 import dev.ferry.migration.stream.StreamException;
 import dev.ferry.migration.transport.MigrationUri;
 import dev.ferry.migration.transport.SocketTransport;
-import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.Registers;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.RunState;
 import dev.ferry.vmm.machine.ScratchVcpu;
+import dev.ferry.vmm.machine.SwitchoverControl;
 import dev.ferry.vmm.memory.GuestRam;
 import dev.ferry.vmm.memory.MemoryLayout;
 import dev.ferry.vmm.memory.PageStateBitmap;
 import dev.ferry.vmm.memory.RamRange;
 import dev.ferry.vmm.os.Threads;
+import dev.ferry.vmm.tuning.MigrationRehearsal;
+import dev.ferry.vmm.tuning.RehearsalRounds;
+import dev.ferry.vmm.tuning.SelfCheckFailed;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -38,131 +41,71 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A small migration that Ferry performs with itself, once per process and at low priority,
- * before any real one: two scratch RAM files of 16 MiB, a unix socket in a private temporary
- * directory, the real stream writer and reader, precopy engine, sessions, page sink and state
- * codecs; then rounds of the state codecs and of the machine's own state save (and load, on a
- * target), with the vCPU state saved and restored on a scratch vCPU where the machine's own
- * are running (ScratchVcpu).
- *
- * <p>Why: the first run of that code is slow. The JVM interprets it, then compiles it, and the
- * compilers compete with the migration for the same cores; Jackson and JNA set up their
- * accessors on first use. A VMM process migrates at most once in practice (the target is always
- * fresh, the source has never migrated), so every real migration would be a cold one. Measured
- * on the 2-core development machine, 1 GiB guest, 512 MiB touched: source migration thread
- * 300 ms CPU cold, 150 ms after a rehearsal; the state codecs' first use cost 160 ms of downtime
- * before they were warmed (docs/benchmarks-history.md).
- *
- * <p>It is also a self-check: the scratch target must equal the scratch source afterwards, or
- * the VMM logs an error. {@code -Dferry.migration.rehearsal=false} turns it off.
+ * What the migration rehearsal goes through (MigrationRehearsal says when and why): two scratch
+ * RAM files of 16 MiB, a unix socket in a private temporary directory, the real stream writer
+ * and reader, precopy engine, sessions, page sink and state codecs; then rounds of the state
+ * codecs and of the machine's own state save (and load, on a target), with the vCPU state saved
+ * and restored on a scratch vCPU where the machine's own are running (ScratchVcpu). The scratch
+ * target must equal the scratch source afterwards ({@link SelfCheckFailed}).
  */
-final class MigrationRehearsal {
+final class ScratchMigration implements RehearsalRounds {
 
     static final long SCRATCH_RAM = 16L << 20;
-    /** Rounds of the rehearsal: enough page traffic for the JIT to compile the per-page paths. */
-    static final int ROUNDS = 3;
-    /** Nice value of the rehearsal's threads: it uses spare CPU, not the guest's. */
-    static final int NICE = 10;
-    /**
-     * Extra rounds of the state codecs and of the machine's own state save (and, on a target
-     * waiting in inmigrate, load): they run once per switchover, in the downtime, so they must be
-     * compiled code by then (the JIT compiles after a few hundred calls); interpreted, Jackson
-     * took ~10 ms of each switchover.
-     */
-    static final int CODEC_ROUNDS = 300;
-    static final boolean ENABLED = !"false".equals(System.getProperty("ferry.migration.rehearsal"));
 
     private final Machine machine;
-    private final CountDownLatch go = new CountDownLatch(1);
-    private final CountDownLatch done = new CountDownLatch(1);
-    private volatile long delayMillis = -1;
-    /** A real migration has started and waits for the rehearsal: do the least that helps it. */
-    private volatile boolean urgent;
-    private Thread thread;
+    /** What this migration does with the machine. */
+    private final SwitchoverControl switchover;
+    /** The machine's own device sections, saved once at the start: what the rounds send. */
+    private List<StateSection> devices;
+    /** Opened for the state-transfer rounds, closed at the end. */
+    private ScratchVcpu scratch;
+    private VcpuState sample;
+    private boolean ownVcpusRehearsed;
+    private PageStateBitmap pageStates;
+    private long[] pageStateWords;
 
-    MigrationRehearsal(Machine machine) {
+    ScratchMigration(Machine machine) {
         this.machine = machine;
+        this.switchover = machine.switchover();
     }
 
-    /** Starts the rehearsal after {@code millis} (unless {@link #startNow()} comes first); once. */
-    synchronized void startAfter(long millis) {
-        if (thread != null) {
-            return;
-        }
-        if (!ENABLED) {
-            done.countDown();
-            return;
-        }
-        delayMillis = millis;
-        thread = new Thread(this::run, "migration-rehearsal");
-        thread.setDaemon(true);
-        thread.start();
+    @Override
+    public void begin() throws Exception {
+        devices = machine.onControlThread(switchover::rehearseStateTransferOnControlThread).get();
     }
 
-    /** A migration starts: rehearse now, alongside its first pass, if not done yet. */
-    void startNow() {
-        urgent = true;
-        startAfter(0);
-        go.countDown();
+    @Override
+    public void migration() throws Exception {
+        migrateOnce(devices);
     }
 
-    /** Waits (bounded) for the rehearsal, so it does not compete with a switchover. */
-    void await(long millis) {
-        try {
-            done.await(millis, TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void run() {
-        try {
-            go.await(delayMillis, TimeUnit.MILLISECONDS);
-            Threads.lowerPriority(NICE);
-            // Off any migration's path: the probe waits for an idle core (OutgoingMigration,
-            // JitPriority read its answer).
-            Threads.probeIdlePolicy();
-            // Loads and initialises the management beans the switchover reads (10 ms the first time).
-            SwitchoverHeap.freeBytes();
-            long t0 = System.nanoTime();
-            List<StateSection> devices = machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
-            for (int round = 0; round < ROUNDS && !(urgent && round > 0); round++) {
-                migrateOnce(devices);
-            }
-            long t1 = System.nanoTime();
-            int codecRounds = 0;
+    @Override
+    public void stateTransfer() throws Exception {
+        if (scratch == null) {
             // A scratch vCPU's state, of a real vCPU's shape, is what the codec rounds encode.
             // A running machine's vCPUs cannot be saved without stopping them, so its save and
             // restore are rehearsed on the scratch one each round; a target's own vCPUs are
             // (rehearseStateTransferOnControlThread), and one scratch state does.
-            boolean ownVcpusRehearsed = machine.state() == RunState.INMIGRATE;
-            PageStateBitmap pageStates = machine.pageStates();
-            long[] pageStateWords = pageStates.snapshot();
-            try (ScratchVcpu scratch = machine.scratchVcpu()) {
-                VcpuState sample = scratch.saveAndRestore();
-                while (codecRounds < CODEC_ROUNDS && !(urgent && codecRounds > 0)) {
-                    codecRoundTrip(devices, ownVcpusRehearsed ? sample : scratch.saveAndRestore());
-                    pageStateRoundTrip(pageStates.pageCount(), pageStateWords);
-                    // One short control-thread task per round: QMP commands are not held up.
-                    machine.onControlThread(machine::rehearseStateTransferOnControlThread).get();
-                    codecRounds++;
-                }
-            }
-            Log.debug("migration rehearsal: state codecs x" + codecRounds + " in " + (System.nanoTime() - t1) / 1000
-                    + " us");
-            Log.debug("migration rehearsal done in " + (System.nanoTime() - t0) / 1000 + " us");
-        } catch (SelfCheckFailed e) {
-            Log.error("migration self-check: " + e.getMessage() + "; live migration may be broken in this build");
-        } catch (Exception e) {
-            // Only a rehearsal (a missing temporary directory, say): the real migration reports its own errors.
-            Log.debug("migration rehearsal: " + e);
-        } finally {
-            done.countDown();
+            ownVcpusRehearsed = machine.state() == RunState.INMIGRATE;
+            pageStates = machine.pageStates();
+            pageStateWords = pageStates.snapshot();
+            scratch = switchover.scratchVcpu();
+            sample = scratch.saveAndRestore();
+        }
+        codecRoundTrip(devices, ownVcpusRehearsed ? sample : scratch.saveAndRestore());
+        pageStateRoundTrip(pageStates.pageCount(), pageStateWords);
+        // One short control-thread task per round: QMP commands are not held up.
+        machine.onControlThread(switchover::rehearseStateTransferOnControlThread).get();
+    }
+
+    @Override
+    public void end() {
+        if (scratch != null) {
+            scratch.close();
+            scratch = null;
         }
     }
 
@@ -176,9 +119,9 @@ final class MigrationRehearsal {
         StateSectionCodec.decode(StateSectionCodec.encode(JSON_SHAPES), JSON_SHAPES.name(), 1);
         List<StateSection> decoded = new java.util.ArrayList<>(devices.size());
         for (StateSection d : devices) {
-            decoded.add(StateSectionCodec.decode(StateSectionCodec.encode(d), Machine::deviceSectionVersion));
+            decoded.add(StateSectionCodec.decode(StateSectionCodec.encode(d), SwitchoverControl::deviceSectionVersion));
         }
-        Machine.decodeDeviceSections(decoded);
+        SwitchoverControl.decodeDeviceSections(decoded);
     }
 
     /** A bitmap whose words all differ from their neighbours: PAGE_STATE sends every word. */
@@ -202,13 +145,6 @@ final class MigrationRehearsal {
         }
     }
 
-    /** The copy differs from the original. */
-    static final class SelfCheckFailed extends IOException {
-        SelfCheckFailed(String message) {
-            super(message);
-        }
-    }
-
     /** One scratch migration over a unix socket; throws {@link SelfCheckFailed} if the copy differs. */
     static void migrateOnce(List<StateSection> devices) throws IOException, MigrationException, InterruptedException {
         MemoryLayout layout = new MemoryLayout(SCRATCH_RAM);
@@ -222,7 +158,7 @@ final class MigrationRehearsal {
             ScratchTarget incoming = new ScratchTarget(target, identity);
             AtomicReference<Exception> failure = new AtomicReference<>();
             Thread receiver = new Thread(() -> {
-                Threads.lowerPriority(NICE);
+                Threads.lowerPriority(MigrationRehearsal.NICE);
                 try {
                     new TargetSession(listener::accept).run(incoming);
                 } catch (MigrationException e) {
@@ -236,7 +172,7 @@ final class MigrationRehearsal {
             try {
                 PrecopyEngine engine = PrecopyEngine.create(new RamPages(source), new ResendAll(source),
                         session.sink(), new PrecopyParameters(60_000, 0, false, 20, 10, 1));
-                session.run(engine, new ScratchHooks(devices, layout));
+                session.run(engine, new ScratchSource(devices, layout));
             } finally {
                 session.close();
             }
@@ -301,11 +237,11 @@ final class MigrationRehearsal {
     }
 
     /** The source's side of the switchover: no guest to stop; real codecs for the final state. */
-    private static final class ScratchHooks implements SwitchoverHooks {
+    private static final class ScratchSource implements OutgoingMachine {
         private final List<StateSection> devices;
         private final MemoryLayout layout;
 
-        ScratchHooks(List<StateSection> devices, MemoryLayout layout) {
+        ScratchSource(List<StateSection> devices, MemoryLayout layout) {
             this.devices = devices;
             this.layout = layout;
         }
@@ -319,7 +255,7 @@ final class MigrationRehearsal {
         @Override
         public void writeFinalState(RecordSink sink) throws IOException {
             long pages = layout.ramEnd() / MemoryLayout.PAGE_SIZE;
-            new SwitchoverState(List.of(sampleVcpu()), devices, pages, new long[(int) ((pages + 63) / 64)])
+            new FinalStateRecords(List.of(sampleVcpu()), devices, pages, new long[(int) ((pages + 63) / 64)])
                     .writeTo(sink);
         }
 
@@ -356,7 +292,7 @@ final class MigrationRehearsal {
 
         @Override
         public int deviceSectionVersion(String name) throws StateException {
-            return Machine.deviceSectionVersion(name);
+            return SwitchoverControl.deviceSectionVersion(name);
         }
 
         @Override
@@ -378,7 +314,7 @@ final class MigrationRehearsal {
 
         @Override
         public void load(IncomingState state, Acknowledgement ack) throws StateException, IOException {
-            Machine.decodeDeviceSections(state.devices());
+            SwitchoverControl.decodeDeviceSections(state.devices());
             ack.send();
         }
     }

@@ -1,4 +1,4 @@
-package dev.ferry.vmm.machine.migration;
+package dev.ferry.vmm.tuning;
 
 import org.junit.jupiter.api.Test;
 
@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Room in the young generation before a switchover: a collection now rather than in the pause. */
-class SwitchoverHeapTest {
+class EdenHeadroomTest {
 
     private static long collections() {
         long n = 0;
@@ -22,21 +22,21 @@ class SwitchoverHeapTest {
     void anEdenWithoutTheRoomAskedForIsCollectedNow() {
         // Less than half the eden free: the most a request gets is half. (A collection on the
         // way empties it again: the filling goes on, bounded.)
-        for (long n = 0; SwitchoverHeap.freeBytes() >= eden().getUsage().getCommitted() / 2
+        for (long n = 0; EdenHeadroom.freeBytes() >= eden().getUsage().getCommitted() / 2
                 && n < 1L << 30; n += 64 * 1024) {
             filler = new byte[64 * 1024];
         }
         long before = collections();
-        assertTrue(SwitchoverHeap.makeRoom(Long.MAX_VALUE), "collected");
+        assertTrue(EdenHeadroom.makeRoom(Long.MAX_VALUE), "collected");
         assertTrue(collections() > before);
     }
 
     @Test
     void anEdenWithRoomIsLeftAlone() {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        assertFalse(SwitchoverHeap.makeRoom(0));    // the first call links what it calls: not measured
+        assertFalse(EdenHeadroom.makeRoom(0));    // the first call links what it calls: not measured
         long before = threads.getCurrentThreadAllocatedBytes();
-        assertFalse(SwitchoverHeap.makeRoom(0));
+        assertFalse(EdenHeadroom.makeRoom(0));
         long allocated = threads.getCurrentThreadAllocatedBytes() - before;
         assertTrue(allocated < 16 * 1024, allocated + " bytes allocated");
     }
@@ -46,10 +46,10 @@ class SwitchoverHeapTest {
         for (int i = 0; i < 64; i++) {
             filler = new byte[64 * 1024];      // some garbage, whatever the eden held before
         }
-        SwitchoverHeap.makeRoomForMigration();
+        EdenHeadroom.makeRoomForMigration();
         long size = eden().getUsage().getCommitted();
         // Other threads of the test JVM may allocate meanwhile: a quarter is the margin.
-        assertTrue(SwitchoverHeap.freeBytes() >= size / 4, SwitchoverHeap.freeBytes() + " of " + size + " free");
+        assertTrue(EdenHeadroom.freeBytes() >= size / 4, EdenHeadroom.freeBytes() + " of " + size + " free");
     }
 
     static volatile byte[] filler;

@@ -2,8 +2,11 @@ package dev.ferry.migration.ram;
 
 import java.io.IOException;
 
-/** What the engine asks of the VMM around the last pass. */
-public interface SwitchoverHooks {
+/**
+ * The source VMM's guest as the precopy engine drives it around the last pass: stop, resume,
+ * final state, throttle (the source's counterpart of session.IncomingMachine).
+ */
+public interface OutgoingMachine {
 
     /** Stops the vCPUs (the downtime starts). */
     void stopGuest();

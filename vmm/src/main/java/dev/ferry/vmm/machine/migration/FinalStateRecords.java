@@ -16,7 +16,7 @@ import java.util.List;
  * vCPU, one DEVICE record per device section, the PAGE_STATE bitmap (docs/migration-stream.md).
  * The rehearsal sends its scratch state through the same code.
  */
-record SwitchoverState(List<VcpuState> vcpus, List<StateSection> devices, long pageCount, long[] pageStates) {
+record FinalStateRecords(List<VcpuState> vcpus, List<StateSection> devices, long pageCount, long[] pageStates) {
 
     void writeTo(RecordSink sink) throws IOException {
         for (int i = 0; i < vcpus.size(); i++) {

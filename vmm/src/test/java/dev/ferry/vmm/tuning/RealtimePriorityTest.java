@@ -1,4 +1,4 @@
-package dev.ferry.vmm.machine.migration;
+package dev.ferry.vmm.tuning;
 
 import dev.ferry.vmm.os.Threads;
 import dev.ferry.vmm.testing.ProcSelf;
@@ -10,7 +10,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-class SwitchoverPriorityTest {
+class RealtimePriorityTest {
 
     private static void runOn(Runnable r) throws InterruptedException {
         Thread t = new Thread(r);
@@ -20,7 +20,7 @@ class SwitchoverPriorityTest {
 
     @Test
     void onlyTheRaisedThreadIsLoweredAndOnlyOnce() throws Exception {
-        SwitchoverPriority p = new SwitchoverPriority();
+        RealtimePriority p = new RealtimePriority();
         List<Integer> seen = new CopyOnWriteArrayList<>();
         Thread[] other = new Thread[1];
         runOn(() -> {
@@ -40,14 +40,14 @@ class SwitchoverPriorityTest {
             p.lower();
             seen.add(ProcSelf.schedulingPolicyOfThisThread());
         });
-        Assumptions.assumeTrue(SwitchoverPriority.ENABLED && seen.get(0) == Threads.SCHED_FIFO,
+        Assumptions.assumeTrue(RealtimePriority.ENABLED && seen.get(0) == Threads.SCHED_FIFO,
                 "this process may not use SCHED_FIFO (needs CAP_SYS_NICE or RLIMIT_RTPRIO)");
         assertEquals(List.of(Threads.SCHED_FIFO, Threads.SCHED_FIFO, Threads.SCHED_OTHER, Threads.SCHED_OTHER), seen);
     }
 
     @Test
     void aThreadThatSetItsOwnPolicyIsNotTouchedAgain() throws Exception {
-        SwitchoverPriority p = new SwitchoverPriority();
+        RealtimePriority p = new RealtimePriority();
         List<Integer> seen = new CopyOnWriteArrayList<>();
         runOn(() -> {
             p.raise();
