@@ -209,21 +209,32 @@ def wait_for_foreign_vmms(limit_s):
     return others
 
 
-def vmm_thread_cpu_ms(pid):
-    """CPU time (ms) of a VMM process's threads other than its vCPUs (Ferry 'vcpu-N', QEMU 'CPU N/KVM')."""
-    total = 0
-    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+def is_vcpu_thread(name):
+    """Ferry's 'vcpu-N' threads, QEMU's 'CPU N/KVM' (QEMU names them with -name debug-threads=on)."""
+    return name.startswith("vcpu-") or (name.startswith("CPU ") and name.endswith("/KVM"))
+
+
+def thread_cpu_ticks(pid):
+    """(all threads, vCPU threads) user+system CPU of a process, in clock ticks (/proc/PID/task/*/stat)."""
+    total = vcpus = 0
     for t in Path(f"/proc/{pid}/task").iterdir():
         try:
             st = (t / "stat").read_text()
         except OSError:
             continue
         name = st[st.index("(") + 1:st.rindex(")")]
-        if name.startswith("vcpu-") or (name.startswith("CPU ") and name.endswith("/KVM")):
-            continue
         f = st[st.rindex(")") + 2:].split()
-        total += (int(f[11]) + int(f[12])) * tick_ms
-    return total
+        ticks = int(f[11]) + int(f[12])
+        total += ticks
+        if is_vcpu_thread(name):
+            vcpus += ticks
+    return total, vcpus
+
+
+def vmm_thread_cpu_ms(pid):
+    """CPU time (ms) of a VMM process's threads other than its vCPUs (Ferry 'vcpu-N', QEMU 'CPU N/KVM')."""
+    total, vcpus = thread_cpu_ticks(pid)
+    return (total - vcpus) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def wait_settled(pids, window_s=0.5, quiet_ms=20, limit_s=20):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (BenchError, ELF, QEMU, foreign_vmms, launcher_java_command, log, spawn,  # noqa: E402
-                      started_left, stop)
+                      started_left, stop, thread_cpu_ticks)
 
 HB = re.compile(rb"ferry: hb=(\d+) uptime_ms=(\d+) .* errors=(\d+)")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -38,23 +38,6 @@ def vmm_argv(vmm, opts, append):
         return launcher_java_command(args)[0]
     return [QEMU, "-enable-kvm", "-M", vmm.split("-", 1)[1], "-cpu", "host,-arch-capabilities",
             "-nodefaults", "-no-user-config", "-name", "guest,debug-threads=on", *args]
-
-
-def thread_ticks(pid):
-    """(all threads, vCPU threads) user+system clock ticks of a process."""
-    total = vcpus = 0
-    for t in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            st = (t / "stat").read_text()
-        except OSError:
-            continue
-        name = st[st.index("(") + 1:st.rindex(")")]
-        f = st[st.rindex(")") + 2:].split()
-        ticks = int(f[11]) + int(f[12])
-        total += ticks
-        if name.startswith("vcpu-") or (name.startswith("CPU ") and name.endswith("/KVM")):
-            vcpus += ticks
-    return total, vcpus
 
 
 def read_heartbeats(stream, out):
@@ -80,12 +63,12 @@ def one(vmm, opts, rate):
         while next_beat(30)[1] < opts.settle_hb:
             pass
         t0 = time.monotonic()
-        c0, v0 = thread_ticks(proc.pid)
+        c0, v0 = thread_cpu_ticks(proc.pid)
         seen = []
         while time.monotonic() - t0 < opts.seconds:
             seen.append(next_beat(10))
         t1 = time.monotonic()
-        c1, v1 = thread_ticks(proc.pid)
+        c1, v1 = thread_cpu_ticks(proc.pid)
     finally:
         stop(proc)
     wall = t1 - t0
