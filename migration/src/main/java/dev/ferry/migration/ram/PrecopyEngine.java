@@ -3,6 +3,7 @@ package dev.ferry.migration.ram;
 import dev.ferry.migration.stream.RecordType;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.concurrent.CancellationException;
 import java.util.function.LongSupplier;
@@ -113,13 +114,7 @@ public final class PrecopyEngine {
     }
 
     public static PrecopyEngine create(GuestPages ram, DirtyLog log, RecordSink sink, PrecopyParameters params) {
-        return create(ram, log, sink, PageRouter.ALL_PLAIN, null, params);
-    }
-
-    /** An engine on the system clock whose pages go where {@code router} says. */
-    public static PrecopyEngine create(GuestPages ram, DirtyLog log, RecordSink sink, PageRouter router,
-                                       PageSealer sealer, PrecopyParameters params) {
-        return new PrecopyEngine(ram, log, sink, router, sealer, params, System::nanoTime,
+        return new PrecopyEngine(ram, log, sink, params, System::nanoTime,
                 n -> Thread.sleep(n / 1_000_000, (int) (n % 1_000_000)));
     }
 
@@ -154,6 +149,11 @@ public final class PrecopyEngine {
             // Pages known to be zero are not sent at all (the target starts zeroed); they
             // count as duplicate (zero) pages, as QEMU counts zero pages.
             duplicate += allPlain ? ram.pageCount() - count(toSend) : unsentZeroPages(toSend);
+            // What the first pass will write into the target's RAM, so that it can allocate
+            // that memory ahead of the stream (RAM_EXTENTS).
+            ByteBuffer extents = PageExtents.encode(allPlain ? toSend : notSkipped(toSend), ram.pageCount());
+            transferred += extents.remaining();
+            sink.write(RecordType.RAM_EXTENTS, extents);
             long downtimeStart = 0;
             int extraPasses = 0;
             while (true) {
@@ -289,6 +289,15 @@ public final class PrecopyEngine {
             c += Long.bitCount(bits[w] & ~router.skipped(w) & pagesOfWord(w));
         }
         return c;
+    }
+
+    /** The pages of {@code bits} that the router does not skip, as a new bitmap. */
+    private long[] notSkipped(long[] bits) {
+        long[] out = bits.clone();
+        for (int w = 0; w < out.length; w++) {
+            out[w] &= ~router.skipped(w);
+        }
+        return out;
     }
 
     /** Pages outside {@code populated} that the router does not skip: zero pages not sent. */

@@ -1,6 +1,7 @@
 package dev.ferry.migration.session;
 
 import dev.ferry.migration.config.MachineIdentity;
+import dev.ferry.migration.ram.PageExtents;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.migration.state.StateException;
 
@@ -21,6 +22,17 @@ public interface IncomingMachine {
 
     /** Where RAM pages go. */
     PageSink pages();
+
+    /** The number of RAM pages (numbered as the source's {@code GuestPages}: RAM_EXTENTS uses them). */
+    long ramPages();
+
+    /**
+     * The pages the source's first pass will send (its RAM_EXTENTS record, after
+     * {@link #clearRam()}): the machine may allocate their memory ahead of the stream, off the
+     * receiving threads, and must stop doing so by the end of the migration or its
+     * {@link #switchoverImminent()}, whichever comes first.
+     */
+    default void allocateAhead(PageExtents extents) { }
 
     /** The newest version of a device section this VMM reads; StateException for an unknown one. */
     int deviceSectionVersion(String name) throws StateException;

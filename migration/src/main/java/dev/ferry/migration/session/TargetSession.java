@@ -3,6 +3,7 @@ package dev.ferry.migration.session;
 import dev.ferry.migration.config.MachineIdentity;
 import dev.ferry.migration.config.MachineIdentityCodec;
 import dev.ferry.migration.ram.PageBatch;
+import dev.ferry.migration.ram.PageExtents;
 import dev.ferry.migration.ram.PageBatchException;
 import dev.ferry.migration.state.StateException;
 import dev.ferry.migration.state.StateSection;
@@ -134,6 +135,12 @@ public final class TargetSession {
             throw new StateException("the source machine does not match this one: " + String.join("; ", mismatches));
         }
         machine.clearRam();
+        Record extents = main.next();
+        if (extents.type() != RecordType.RAM_EXTENTS) {
+            throw new StreamException("expected the RAM_EXTENTS record after CONFIG, got " + extents.type(),
+                    extents.offset());
+        }
+        machine.allocateAhead(PageExtents.decode(extents.payload(), machine.ramPages(), extents.offset()));
         RamReceivers receivers = ramConnections.isEmpty() ? null : new RamReceivers(ramConnections, machine);
         boolean[] vcpus = new boolean[source.vcpus()];
         List<StateSection> devices = new ArrayList<>();

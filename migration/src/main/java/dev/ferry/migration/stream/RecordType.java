@@ -35,7 +35,12 @@ public enum RecordType {
      * pages). Its payload is specified with the helper's mailbox; a reader of this version
      * refuses the record (see {@link #reserved()}).
      */
-    SEALED_PAGES(13, 16 * 1024 * 1024);
+    SEALED_PAGES(13, 16 * 1024 * 1024),
+    /**
+     * Main channel, right after CONFIG (format 4): the extents of pages the first pass will send,
+     * so that the target can allocate their memory ahead of the stream (ram.PageExtents).
+     */
+    RAM_EXTENTS(14, 8 * 1024 * 1024);
 
     /**
      * PAGE_STATE's flag (format 3): the payload lists runs of equal bitmap words instead of

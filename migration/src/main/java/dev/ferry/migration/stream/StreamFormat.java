@@ -15,12 +15,13 @@ public final class StreamFormat {
 
     public static final byte[] MAGIC = {'F', 'E', 'R', 'R', 'Y', 'M', 'I', 'G'};
     /**
-     * 3: PAGE_STATE may come as runs of equal words (RecordType.PAGE_STATE_RUNS), and readers
+     * 4: RAM_EXTENTS follows CONFIG (a 3.x reader would refuse it as an unknown type after
+     * accepting the header; now it refuses at the header). 3: PAGE_STATE may come as runs of equal words (RecordType.PAGE_STATE_RUNS), and readers
      * refuse record flags they do not know; a 2.x reader would have taken the whole precopy and
      * failed only at PAGE_STATE, in the downtime. 2: VCPU records carry a versioned binary state
      * (format 1 had a JSON section).
      */
-    public static final int MAJOR = 3;
+    public static final int MAJOR = 4;
     public static final int MINOR = 0;
     public static final int HEADER_SIZE = 16;
     public static final int RECORD_HEADER_SIZE = 8;

@@ -52,6 +52,10 @@ class PrecopyEngineTest {
         long bytesOnLink;
         /** Every record as it went out (type, flags, payload): the stream the engine wrote. */
         final MessageDigest stream = sha256();
+        /** The same without the RAM_EXTENTS record: what format 3.0 carried. */
+        final MessageDigest streamWithoutExtents = sha256();
+        /** The RAM_EXTENTS record's payload, as the engine wrote it. */
+        ByteBuffer extents;
         int failAfterRecords = -1;
         Runnable onRecord = () -> { };
 
@@ -138,6 +142,12 @@ class PrecopyEngineTest {
             bytesOnLink += bytes;
             stream.update(ByteBuffer.allocate(8).putInt(type.code()).putInt(flags).flip());
             stream.update(all.duplicate().flip());
+            if (type == RecordType.RAM_EXTENTS) {
+                extents = all.duplicate().flip();
+            } else {
+                streamWithoutExtents.update(ByteBuffer.allocate(8).putInt(type.code()).putInt(flags).flip());
+                streamWithoutExtents.update(all.duplicate().flip());
+            }
             advance((long) (bytes * 1e9 / linkBytesPerSecond));
             if (type == RecordType.RAM) {
                 try {
@@ -305,17 +315,35 @@ class PrecopyEngineTest {
     }
 
     /**
-     * The bytes of a whole simulated migration, pinned: the stream of format 3.0 as the engine
-     * wrote it before pages could be routed (commit d0640a2), so routing with the default
-     * router changes nothing on the wire.
+     * The bytes of a whole simulated migration, pinned: the stream of format 4.0, so routing with
+     * the default router changes nothing on the wire. Without its RAM_EXTENTS record it is, byte
+     * for byte, the format 3.0 stream the engine wrote before pages could be routed (commit
+     * d0640a2): {@link #FORMAT_3_STREAM}.
      */
-    static final String MODEST_WORKLOAD_STREAM = "4daf19661576348bda091023cfb4211cd936350afd0851c823451e778661e621";
+    static final String MODEST_WORKLOAD_STREAM = "60d2711493b4abced5726e6b3e2db653ae081debfdd9d916744259a6339f1e68";
+    static final String FORMAT_3_STREAM = "4daf19661576348bda091023cfb4211cd936350afd0851c823451e778661e621";
 
     @Test
     void theStreamOfAFixedWorkloadIsTheOnePinned() throws Exception {
         Simulation s = new Simulation(16384, 1e9, 50_000, 2048);
         s.engine(params(5, false, 100)).run(s);
         assertEquals(MODEST_WORKLOAD_STREAM, HexFormat.of().formatHex(s.stream.digest()));
+        assertEquals(FORMAT_3_STREAM, HexFormat.of().formatHex(s.streamWithoutExtents.digest()),
+                "format 4.0 adds RAM_EXTENTS and changes nothing else");
+    }
+
+    @Test
+    void theFirstRecordNamesThePagesTheFirstPassSends() throws Exception {
+        Simulation s = new Simulation(16384, 1e9, 50_000, 2048);
+        s.engine(params(5, false, 100)).run(s);
+        assertEquals(RecordType.RAM_EXTENTS, s.records.get(0));
+        // The simulation knows no holes: every page goes in the first pass.
+        PageExtents e = PageExtents.decode(s.extents, 16384, 0);
+        assertEquals(1, e.count());
+        assertEquals(0, e.first(0));
+        assertEquals(16384, e.pages(0));
+        assertEquals(16384, s.plainPages.stream().limit(16384).distinct().count(),
+                "the first pass sends what RAM_EXTENTS named");
     }
 
     @Test
@@ -338,8 +366,9 @@ class PrecopyEngineTest {
         Simulation s = new Simulation(16384, 1e9, 50_000, 2048);
         PrecopyEngine engine = s.engine(new RouteBy(p -> false, p -> true), null, params(5, false, 100));
         MigrationStats st = engine.run(s);
-        assertEquals(List.of(RecordType.DEVICE, RecordType.END), s.records);
-        assertEquals(0, st.transferred(), "nothing of RAM went: " + st);
+        assertEquals(List.of(RecordType.RAM_EXTENTS, RecordType.DEVICE, RecordType.END), s.records);
+        assertEquals(0, PageExtents.decode(s.extents, 16384, 0).count(), "the target is to allocate nothing");
+        assertEquals(4, st.transferred(), "nothing of RAM went but RAM_EXTENTS' empty list: " + st);
         assertEquals(0, st.duplicate(), "skipped pages count nowhere: " + st);
         assertEquals(0, st.normal());
         assertEquals(0, st.remaining());

@@ -4,6 +4,7 @@ import dev.ferry.migration.config.MachineIdentity;
 import dev.ferry.migration.ram.DirtyLog;
 import dev.ferry.migration.ram.GuestPages;
 import dev.ferry.migration.ram.OutgoingMachine;
+import dev.ferry.migration.ram.PageExtents;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.migration.ram.RecordSink;
 import dev.ferry.migration.state.StateException;
@@ -198,6 +199,19 @@ final class FakeGuest implements GuestPages, DirtyLog, OutgoingMachine {
         @Override
         public PageSink pages() {
             return this;
+        }
+
+        /** The RAM_EXTENTS the source sent, as allocateAhead was given them; null before. */
+        volatile PageExtents extents;
+
+        @Override
+        public long ramPages() {
+            return identity.ramBytes() / 4096;
+        }
+
+        @Override
+        public void allocateAhead(PageExtents extents) {
+            this.extents = extents;
         }
 
         @Override

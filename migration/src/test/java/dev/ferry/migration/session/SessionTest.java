@@ -1,12 +1,14 @@
 package dev.ferry.migration.session;
 
 import dev.ferry.migration.config.MachineIdentity;
+import dev.ferry.migration.config.MachineIdentityCodec;
 import dev.ferry.migration.ram.MigrationStats;
 import dev.ferry.migration.ram.PrecopyEngine;
 import dev.ferry.migration.ram.PrecopyParameters;
 import dev.ferry.migration.state.StateSectionCodec;
 import dev.ferry.migration.stream.RecordType;
 import dev.ferry.migration.stream.StreamException;
+import dev.ferry.migration.stream.StreamWriter;
 import dev.ferry.migration.transport.FileMigrationChannel;
 import dev.ferry.migration.transport.MigrationChannel;
 import dev.ferry.migration.transport.MigrationUri;
@@ -120,6 +122,8 @@ class SessionTest {
         assertEquals(guest.writes(), target.vcpuWrites);
         assertEquals("serial0", s.devices().get(0).name());
         assertEquals(PAGES / 64, s.pageStates().length);
+        assertNotNull(target.extents, "RAM_EXTENTS came after CONFIG");
+        assertEquals(PAGES, target.extents.totalPages(), "the fake guest has no holes: every page is named");
     }
 
     /** Names of the source's threads that ran the yield hook, in order. */
@@ -199,6 +203,23 @@ class SessionTest {
         e = assertThrows(MigrationException.class, () -> new TargetSession(() -> f2).run(target));
         assertTrue(e.getMessage().contains("stream ended"), e.getMessage());
         assertNull(target.loaded, "nothing is loaded from a bad stream");
+    }
+
+    @Test
+    void aStreamWithoutRamExtentsAfterConfigIsRefused() throws Exception {
+        guest = new FakeGuest(PAGES, 512);
+        Path file = tmp.resolve("no-extents.mig");
+        try (FileMigrationChannel out = FileMigrationChannel.create(file)) {
+            StreamWriter w = new StreamWriter(out);
+            w.writeHeader();
+            w.writeRecord(RecordType.CONFIG, 0, ByteBuffer.wrap(MachineIdentityCodec.encode(guest.identity())));
+            w.writeRecord(RecordType.END, 0);
+        }
+        FakeGuest.Target target = new FakeGuest.Target(guest.identity());
+        FileMigrationChannel in = FileMigrationChannel.open(file);
+        MigrationException e = assertThrows(MigrationException.class, () -> new TargetSession(() -> in).run(target));
+        assertTrue(e.getMessage().contains("expected the RAM_EXTENTS record after CONFIG, got END"), e.getMessage());
+        assertNull(target.extents);
     }
 
     @Test

@@ -126,7 +126,7 @@ class StreamCodecTest {
         w.writeRecord(RecordType.SEALED_PAGES, 0, ByteBuffer.allocate(32));
         StreamReader r = reader(bytes.toByteArray());
         r.readHeader();
-        assertEquals("SEALED_PAGES record (type 13) is reserved and not allowed in a stream of format 3.0"
+        assertEquals("SEALED_PAGES record (type 13) is reserved and not allowed in a stream of format 4.0"
                 + " (at stream offset 16)", assertThrows(StreamException.class, r::next).getMessage());
         assertTrue(RecordType.SEALED_PAGES.reserved());
         assertEquals(RecordType.SEALED_PAGES, RecordType.of(13));

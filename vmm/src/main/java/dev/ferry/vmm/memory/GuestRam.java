@@ -45,11 +45,23 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
 
     /** Creates zero-filled RAM for {@code layout}; pages are allocated on first touch. */
     public static GuestRam create(MemoryLayout layout, String name) {
-        Memfd fd = Memfd.create(name, layout.ramSize());
+        return mapped(layout, Memfd.create(name, layout.ramSize()));
+    }
+
+    /** {@code file} mapped as {@code layout}'s RAM; on any failure the mapping and the file are closed. */
+    private static GuestRam mapped(MemoryLayout layout, Memfd file) {
+        HostMapping mapping;
         try {
-            return new GuestRam(layout, fd, HostMapping.map(fd));
+            mapping = HostMapping.map(file);
         } catch (RuntimeException e) {
-            fd.close();
+            file.close();
+            throw e;
+        }
+        try {
+            return new GuestRam(layout, file, mapping);
+        } catch (RuntimeException e) {
+            mapping.close();
+            file.close();
             throw e;
         }
     }
@@ -81,11 +93,11 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
                 throw new IllegalArgumentException("the RAM file " + file.name() + " holds " + sizeText(file.size())
                         + " but the machine's RAM is " + sizeText(layout.ramSize()));
             }
-            return new GuestRam(layout, file, HostMapping.map(file));
         } catch (RuntimeException e) {
             file.close();
             throw e;
         }
+        return mapped(layout, file);
     }
 
     private static String sizeText(long bytes) {
@@ -204,6 +216,27 @@ public final class GuestRam implements GuestMemory, AutoCloseable {
     @Override
     public void zero(long gpa, long length) {
         base.setMemory(offsetOf(gpa, length), length, (byte) 0);
+    }
+
+    /**
+     * Allocates the file's pages {@code [fileOffset, fileOffset + length)} now, without changing
+     * their contents (madvise(2) MADV_POPULATE_WRITE on the mapping: no file lock is taken, so
+     * a concurrent {@link #store} never waits for it). Returns false where the kernel lacks it
+     * (before Linux 5.14).
+     */
+    public boolean populate(long fileOffset, long length) {
+        if (fileOffset < 0 || length < 0 || length > mapping.size() - fileOffset) {
+            throw new IllegalArgumentException(String.format("file range 0x%x+0x%x is outside the RAM (0x%x bytes)",
+                    fileOffset, length, mapping.size()));
+        }
+        if (LibC.madvise(mapping.address() + fileOffset, length, LibC.MADV_POPULATE_WRITE) == 0) {
+            return true;
+        }
+        if (LibC.errno() == Errno.EINVAL) {
+            return false;
+        }
+        throw NativeException.lastError(String.format("madvise(memfd \"%s\" at 0x%x, %d bytes, MADV_POPULATE_WRITE)",
+                memfd.name(), fileOffset, length));
     }
 
     /**

@@ -49,6 +49,8 @@ public final class LibC {
     public static final int MADV_REMOVE = 9;
     public static final int MADV_DONTFORK = 10;
     public static final int MADV_HUGEPAGE = 14;
+    /** Linux 5.14: fault the range in writable now, without writing to it. */
+    public static final int MADV_POPULATE_WRITE = 23;
 
     // pthread_sigmask(3)
     public static final int SIG_BLOCK = 0;

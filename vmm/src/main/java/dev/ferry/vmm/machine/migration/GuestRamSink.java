@@ -3,8 +3,10 @@ package dev.ferry.vmm.machine.migration;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.vmm.memory.GuestRam;
 import dev.ferry.vmm.memory.MemoryLayout;
+import dev.ferry.vmm.memory.RamRange;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -20,6 +22,8 @@ final class GuestRamSink implements PageSink {
     private final GuestRam ram;
     private final MemoryLayout layout;
     private final AtomicLongArray written;
+    /** One past the highest RAM-file page written so far (RamPrefault skips what lies below). */
+    private final AtomicLong frontier = new AtomicLong();
 
     /** A sink over {@code ram}, whose contents the caller has just discarded. */
     GuestRamSink(GuestRam ram) {
@@ -46,6 +50,11 @@ final class GuestRamSink implements PageSink {
             return;
         }
         ram.store(gpa, pages);
+        RamRange range = layout.rangeOf(gpa, pages.remaining());
+        long fileEnd = (range.fileOffset() + gpa - range.guestPhysicalAddress() + pages.remaining()) / PAGE;
+        if (fileEnd > frontier.get()) {
+            frontier.accumulateAndGet(fileEnd, Math::max);
+        }
         // Mark the run in the written bitmap a word at a time.
         long first = gpa / PAGE;
         long end = first + pages.remaining() / PAGE;
@@ -59,6 +68,11 @@ final class GuestRamSink implements PageSink {
             }
             p = stop;
         }
+    }
+
+    /** One past the highest page of the RAM file written so far. */
+    long frontierPage() {
+        return frontier.get();
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.ferry.vmm.machine.migration;
 
 import dev.ferry.migration.config.MachineIdentity;
+import dev.ferry.migration.ram.PageExtents;
 import dev.ferry.migration.ram.PageSink;
 import dev.ferry.migration.session.IncomingMachine;
 import dev.ferry.migration.session.IncomingState;
@@ -15,6 +16,7 @@ import dev.ferry.vmm.log.Log;
 import dev.ferry.vmm.hypervisor.VcpuState;
 import dev.ferry.vmm.machine.Machine;
 import dev.ferry.vmm.machine.SwitchoverControl;
+import dev.ferry.vmm.memory.MemoryLayout;
 import dev.ferry.vmm.transport.FdChannel;
 import dev.ferry.vmm.tuning.DebugTimeline;
 import dev.ferry.vmm.tuning.EdenHeadroom;
@@ -120,6 +122,9 @@ final class IncomingMigration implements IncomingMachine {
         return ch;
     }
 
+    /** {@code -Dferry.migration.prefault=false} leaves every page to the receiving threads. */
+    private static final boolean PREFAULT = !"false".equals(System.getProperty("ferry.migration.prefault"));
+
     private void run() {
         JitPriority.yieldToMigration();
         controller.rehearsal().startNow();
@@ -143,6 +148,7 @@ final class IncomingMigration implements IncomingMachine {
         } catch (RuntimeException e) {
             fail("incoming migration failed: " + e);
         } finally {
+            stopAllocatingAhead();
             SocketTransport.Listener l = listener;
             if (l != null) {
                 l.close();
@@ -175,6 +181,8 @@ final class IncomingMigration implements IncomingMachine {
 
     private final LastStep lastStep = new LastStep();
     private volatile GuestRamSink sink;
+    /** Allocating the first pass's memory ahead of the stream, until the switchover (migration thread). */
+    private RamPrefault prefault;
     /** Debug stamps from END to the hand-over, written after it. */
     private volatile DebugTimeline timeline = new DebugTimeline("incoming: ");
     /** The vCPUs' states as their VCPU records arrived (migration thread only). */
@@ -183,7 +191,8 @@ final class IncomingMigration implements IncomingMachine {
     @Override
     public void clearRam() {
         // Punching the whole file frees what an earlier (failed) attempt or the boot loader
-        // wrote; untouched pages then cost nothing, on the host or in the stream.
+        // wrote; untouched pages then cost nothing, on the host or in the stream. (RAM adopted
+        // from another process, GuestRam.adopt, must never get here: it holds the guest.)
         machine.ram().discard();
         sink = new GuestRamSink(machine.ram());
         vcpus = new VcpuState[switchover.identity().vcpus()];
@@ -194,6 +203,28 @@ final class IncomingMigration implements IncomingMachine {
     @Override
     public PageSink pages() {
         return sink;
+    }
+
+    @Override
+    public long ramPages() {
+        return machine.ram().layout().ramSize() / MemoryLayout.PAGE_SIZE;
+    }
+
+    @Override
+    public void allocateAhead(PageExtents extents) {
+        stopAllocatingAhead();
+        if (PREFAULT) {
+            prefault = RamPrefault.start(machine.ram(), extents, sink);
+        }
+    }
+
+    private void stopAllocatingAhead() {
+        RamPrefault p = prefault;
+        if (p != null) {
+            prefault = null;
+            p.close();
+            Log.debug("incoming: allocated " + p.allocatedPages() + " pages ahead of the stream");
+        }
     }
 
     @Override
@@ -215,6 +246,7 @@ final class IncomingMigration implements IncomingMachine {
     @Override
     public void switchoverImminent() {
         // Before the APPLIED answer: the source waits for it with its guest running.
+        stopAllocatingAhead();
         EdenHeadroom.makeRoom(EdenHeadroom.SWITCHOVER_BYTES);
         priority.raise();
         // The switchover's stamps start here: what this thread does until END is on the downtime.

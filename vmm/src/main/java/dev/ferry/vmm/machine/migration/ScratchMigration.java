@@ -291,6 +291,11 @@ final class ScratchMigration implements RehearsalRounds {
         }
 
         @Override
+        public long ramPages() {
+            return ram.layout().ramSize() / MemoryLayout.PAGE_SIZE;
+        }
+
+        @Override
         public int deviceSectionVersion(String name) throws StateException {
             return SwitchoverControl.deviceSectionVersion(name);
         }
