@@ -154,7 +154,7 @@ static void set_option(const char *key, const char *val)
             return;
         }
     } else if (str_eq(key, "tick")) {
-        if (parse_u64(val, &v) && v <= 1000) {
+        if (parse_u64(val, &v) && v <= 50) {   /* well inside the 100 ms of catching up */
             cfg.tick_ms = v;
             return;
         }

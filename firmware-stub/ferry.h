@@ -77,7 +77,8 @@
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 
 /* Interrupt vectors: only the LAPIC timer (it wakes a sleeping CPU, see SYS_SLEEP) and the
- * APIC's spurious vector. The IDT ends at IDT_VECTORS; any other vector is a fatal #GP. */
+ * APIC's spurious vector. The IDT ends at IDT_VECTORS and its other gates from 0x20 on are not
+ * present: any other vector is fatal, #NP below IDT_VECTORS and #GP above. */
 #define TIMER_VECTOR    0x20
 #define SPURIOUS_VECTOR 0x2f
 #define IDT_VECTORS     0x30

@@ -463,8 +463,9 @@ void workload_bsp(u32 online, const volatile u8 *cpu_online)
         if (!wl.interval)
             wl.interval = 1;
     }
-    wl.max_lag = boot_info.tsc_khz * 100;  /* at most 100 ms of catching up */
     wl.tick = cfg.tick_ms * boot_info.tsc_khz;
+    /* At most 100 ms of catching up beyond the tick a CPU sleeps past a due visit anyway. */
+    wl.max_lag = boot_info.tsc_khz * 100 + wl.tick;
 
     print("ferry: %s mem=%lu rate=%lu shared=%lu hb=%lu tick=%lu page_state=%s pages=%lu "
           "gen_table=0x%lx\n",

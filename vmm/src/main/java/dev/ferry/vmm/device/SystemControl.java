@@ -8,7 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * actions by writing +4 (1 = power off, 2 = reset). Stands in for ACPI's power button and PM1
  * control register, which the firmware stub does not implement.
  */
-public final class SystemControl implements IoDevice, Persistent<SystemControl.State> {
+public final class SystemControl implements IoDevice, Persistent<SystemControlState> {
 
     public static final int PORT_COUNT = 8;
 
@@ -47,16 +47,13 @@ public final class SystemControl implements IoDevice, Persistent<SystemControl.S
         }
     }
 
-    /** The requests the guest has not read yet. */
-    public record State(int pendingRequests) {}
-
     @Override
-    public State state() {
-        return new State(pending.get());
+    public SystemControlState state() {
+        return new SystemControlState(pending.get());
     }
 
     @Override
-    public void restore(State s) {
+    public void restore(SystemControlState s) {
         pending.set(s.pendingRequests());
     }
 }

@@ -5,7 +5,7 @@ import dev.ferry.migration.state.StateSection;
 import dev.ferry.vmm.device.FwCfgState;
 import dev.ferry.vmm.device.PageStateChannel;
 import dev.ferry.vmm.device.SerialState;
-import dev.ferry.vmm.device.SystemControl;
+import dev.ferry.vmm.device.SystemControlState;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,7 +24,7 @@ final class DeviceSections {
     static final List<DeviceSection<?>> ALL = List.of(
             new DeviceSection<>("serial0", 1, 1, SerialState.class, d -> d.serial),
             new DeviceSection<>("fw_cfg", 1, 1, FwCfgState.class, d -> d.fwCfg),
-            new DeviceSection<>("system-control", 1, 1, SystemControl.State.class, d -> d.systemControl),
+            new DeviceSection<>("system-control", 1, 1, SystemControlState.class, d -> d.systemControl),
             new DeviceSection<>("page-state-channel", 1, 1, PageStateChannel.State.class, d -> d.pageStateChannel));
 
     /** Section name → its place in {@link #ALL}. */

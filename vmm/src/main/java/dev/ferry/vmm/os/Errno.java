@@ -27,9 +27,11 @@ public final class Errno {
     public static final int EMFILE = 24;
     public static final int ENOTTY = 25;
     public static final int ENOSPC = 28;
+    public static final int EPIPE = 32;
     public static final int ERANGE = 34;
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
+    public static final int ECONNRESET = 104;
     /** Kernel-internal (include/linux/errno.h) but known to leak out of some KVM ioctls. */
     public static final int ENOTSUPP = 524;
 

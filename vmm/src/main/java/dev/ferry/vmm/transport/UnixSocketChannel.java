@@ -1,6 +1,7 @@
 package dev.ferry.vmm.transport;
 
 import dev.ferry.migration.transport.FdPassingChannel;
+import dev.ferry.vmm.os.Errno;
 import dev.ferry.vmm.os.LibC;
 import dev.ferry.vmm.os.NativeException;
 import dev.ferry.vmm.os.UnixSocket;
@@ -53,6 +54,12 @@ public final class UnixSocketChannel implements FdPassingChannel {
         synchronized (received) {
             received.addAll(r.fds());
         }
+        if (closed) {
+            // A read that ended after close() took the descriptors: nobody will take these.
+            for (int fd : takeFds()) {
+                LibC.close(fd);
+            }
+        }
         return r.length() == 0 ? -1 : r.length();
     }
 
@@ -94,7 +101,9 @@ public final class UnixSocketChannel implements FdPassingChannel {
             throw new IOException(description + ": " + e.getMessage(), e);
         }
         if (!sent) {
-            throw new IOException("send on " + description + ": the peer closed the connection");
+            int errno = LibC.errno();
+            throw new IOException("send on " + description + " failed: " + Errno.describe(errno)
+                    + (errno == Errno.EPIPE || errno == Errno.ECONNRESET ? " (the peer closed the connection)" : ""));
         }
     }
 

@@ -2,8 +2,6 @@ package dev.ferry.vmm.tuning;
 
 import dev.ferry.vmm.log.Log;
 
-import dev.ferry.vmm.log.Log;
-
 import java.util.ArrayList;
 import java.util.List;
 

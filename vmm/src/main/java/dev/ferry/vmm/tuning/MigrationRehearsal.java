@@ -92,13 +92,14 @@ public final class MigrationRehearsal {
             // Loads and initialises the management beans the switchover reads (10 ms the first time).
             EdenHeadroom.freeBytes();
             long t0 = System.nanoTime();
-            rounds.begin();
-            for (int round = 0; round < ROUNDS && !(urgent && round > 0); round++) {
-                rounds.migration();
-            }
-            long t1 = System.nanoTime();
+            long t1;
             int codecRounds = 0;
             try {
+                rounds.begin();
+                for (int round = 0; round < ROUNDS && !(urgent && round > 0); round++) {
+                    rounds.migration();
+                }
+                t1 = System.nanoTime();
                 while (codecRounds < CODEC_ROUNDS && !(urgent && codecRounds > 0)) {
                     rounds.stateTransfer();
                     codecRounds++;

@@ -62,6 +62,31 @@ class QemuBootIT {
         return h.line().substring(h.line().indexOf("ferry: hb="));
     }
 
+    /*
+     * Without TSC-deadline mode (QEMU can hide it; Ferry passes the host's) the firmware paces its
+     * sleeps with the LAPIC timer in one-shot mode, calibrated against the TSC at boot: every
+     * vCPU still keeps the rate (firmware-stub/README.md, "Idling").
+     */
+    @Test
+    void withoutTscDeadlineTheOneShotTimerKeepsEveryVcpuAtItsPace(@TempDir Path tmp) throws Exception {
+        Path qemu = qemu();
+        assumeTrue(qemu != null, "qemu-system-x86_64 is not installed (Debian package qemu-system-x86)");
+        Path elf = extractFirmware(tmp);
+        try (FerryProcess q = FerryProcess.start(List.of(qemu.toString(), "-enable-kvm", "-M", "microvm",
+                "-cpu", "host,-arch-capabilities,-tsc-deadline", "-m", "128M", "-smp", "2", "-nographic",
+                "-no-reboot", "-nodefaults", "-serial", "stdio", "-kernel", elf.toString(),
+                "-fw_cfg", "name=opt/ferry/cmdline,string=mem=8 rate=8 hb=500"))) {
+            String boot = q.awaitLineContaining("timer=", BOOT);
+            assertTrue(boot.contains("timer=oneshot apic_khz="), boot);
+            Heartbeat a = q.awaitHeartbeat(3, BOOT);
+            Heartbeat b = q.awaitHeartbeat(7, BOOT);
+            assertEquals(0, b.errors(), b.line());
+            // rate=8: 2048 pages a second over both vCPUs, 4096 in the 2 s from hb=3 to hb=7.
+            long verified = b.pagesVerified() - a.pagesVerified();
+            assertTrue(verified > 0.8 * 4096 && verified < 1.2 * 4096, verified + " pages in 2 s: " + b.line());
+        }
+    }
+
     @Test
     void theSameElfBootsUnderQemuMicrovmAndFerryWithTheSameHeartbeat(@TempDir Path tmp) throws Exception {
         Path qemu = qemu();

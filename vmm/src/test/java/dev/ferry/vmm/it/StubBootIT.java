@@ -9,6 +9,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -56,36 +58,47 @@ class StubBootIT {
      */
     @Test
     void pacedVcpusHaltBetweenVisitsAndGiveTheirCoresBack() throws Exception {
-        VcpuUse halting = vcpuUse("mem=16 rate=8");
-        assertTrue(halting.blocksPerSecond() > 50, "a paced vCPU halts between bursts: " + halting);
-        assertTrue(halting.cores() < 0.25, "a halting vCPU leaves its core: " + halting);
+        Map<String, VcpuUse> use = vcpuUse("mem=16 rate=8");
+        assertEquals(2, use.size(), use.toString());
+        for (Map.Entry<String, VcpuUse> v : use.entrySet()) {
+            assertTrue(v.getValue().blocksPerSecond() > 50, v.getKey() + " halts between bursts: " + use);
+            assertTrue(v.getValue().cores() < 0.25, v.getKey() + " leaves its core: " + use);
+        }
     }
 
     @Test
     void tickZeroBusyWaitsBetweenVisits() throws Exception {
-        VcpuUse spinning = vcpuUse("mem=16 rate=8 tick=0");
-        assertTrue(spinning.blocksPerSecond() < 20, "tick=0 never halts: " + spinning);
+        Map<String, VcpuUse> use = vcpuUse("mem=16 rate=8 tick=0");
+        assertEquals(2, use.size(), use.toString());
+        for (Map.Entry<String, VcpuUse> v : use.entrySet()) {
+            assertTrue(v.getValue().blocksPerSecond() < 20, v.getKey() + " never halts with tick=0: " + use);
+        }
     }
 
-    /** Per vCPU of a -smp 2 guest: cores used and times blocked per second. */
+    /** One vCPU of a -smp 2 guest: cores used and times blocked per second. */
     private record VcpuUse(double cores, double blocksPerSecond) {
     }
 
-    /** Measured between heartbeats 2 and 4, with the workload advancing without errors. */
-    private static VcpuUse vcpuUse(String workload) throws Exception {
+    /** Each vCPU's use between heartbeats 2 and 4, with the workload advancing without errors. */
+    private static Map<String, VcpuUse> vcpuUse(String workload) throws Exception {
         try (FerryProcess ferry = FerryProcess.startFerry("-m", "128M", "-smp", "2", "-nographic",
                 "-append", workload)) {
             Heartbeat from = ferry.awaitHeartbeat(2, BOOT);
             long t0 = System.nanoTime();
-            double cpu0 = VcpuThreads.cpuSeconds(ferry.pid());
-            long blocks0 = VcpuThreads.voluntarySwitches(ferry.pid());
+            Map<String, VcpuThreads.Sample> before = VcpuThreads.sample(ferry.pid());
             Heartbeat to = ferry.awaitHeartbeat(4, BOOT);
-            double cpu1 = VcpuThreads.cpuSeconds(ferry.pid());
-            long blocks1 = VcpuThreads.voluntarySwitches(ferry.pid());
+            Map<String, VcpuThreads.Sample> after = VcpuThreads.sample(ferry.pid());
             double wall = (System.nanoTime() - t0) / 1e9;
             assertEquals(0, to.errors(), to.line());
             assertTrue(to.pagesVerified() > from.pagesVerified(), "the workload advances: " + to.line());
-            return new VcpuUse((cpu1 - cpu0) / wall / 2, (blocks1 - blocks0) / wall / 2);
+            Map<String, VcpuUse> use = new TreeMap<>();
+            for (String name : after.keySet()) {
+                VcpuThreads.Sample a = before.get(name);
+                VcpuThreads.Sample b = after.get(name);
+                use.put(name, new VcpuUse((b.cpuSeconds() - a.cpuSeconds()) / wall,
+                        (b.voluntarySwitches() - a.voluntarySwitches()) / wall));
+            }
+            return use;
         }
     }
 

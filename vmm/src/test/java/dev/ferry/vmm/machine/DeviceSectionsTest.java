@@ -6,7 +6,7 @@ import dev.ferry.vmm.boot.FirmwareAbi;
 import dev.ferry.vmm.device.InterruptLine;
 import dev.ferry.vmm.device.PageStateChannel;
 import dev.ferry.vmm.device.PlatformEvents;
-import dev.ferry.vmm.device.SystemControl;
+import dev.ferry.vmm.device.SystemControlState;
 import dev.ferry.vmm.memory.MemoryLayout;
 import dev.ferry.vmm.memory.PageStateBitmap;
 import org.junit.jupiter.api.Test;
@@ -86,7 +86,7 @@ class DeviceSectionsTest {
         assertEquals("the stream lacks device state for page-state-channel",
                 assertThrows(StateException.class, () -> DeviceSections.load(target, lacking)).getMessage());
 
-        assertEquals(new SystemControl.State(0), target.systemControl.state(),
+        assertEquals(new SystemControlState(0), target.systemControl.state(),
                 "nothing was loaded from a refused stream");
     }
 }

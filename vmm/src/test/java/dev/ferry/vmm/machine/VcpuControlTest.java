@@ -48,9 +48,14 @@ class VcpuControlTest {
         }
     }
 
-    /** A vCPU enters the guest within 5 s (a loaded machine may not run a woken thread for a while). */
+    /**
+     * The vCPUs enter the guest: as before, some entry during 20 ms (time for every started vCPU
+     * to get going), and on a loaded machine, which may not run a woken thread for a while, up to
+     * 5 s for the first one.
+     */
     private boolean entersTheGuest() throws InterruptedException {
         long before = entries.get();
+        Thread.sleep(20);
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (entries.get() == before && System.nanoTime() < deadline) {
             Thread.sleep(1);

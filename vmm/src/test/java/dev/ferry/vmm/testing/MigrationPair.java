@@ -7,6 +7,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -119,14 +121,30 @@ public final class MigrationPair implements AutoCloseable {
 
     /** The last heartbeat the source printed. */
     public FerryProcess.Heartbeat lastSourceHeartbeat() {
-        FerryProcess.Heartbeat last = null;
+        List<FerryProcess.Heartbeat> all = sourceHeartbeats();
+        return all.isEmpty() ? null : all.get(all.size() - 1);
+    }
+
+    private List<FerryProcess.Heartbeat> sourceHeartbeats() {
+        List<FerryProcess.Heartbeat> all = new ArrayList<>();
         for (String l : source.lines()) {
             FerryProcess.Heartbeat h = FerryProcess.Heartbeat.parse(l);
             if (h != null) {
-                last = h;
+                all.add(h);
             }
         }
-        return last;
+        return all;
+    }
+
+    private static final Pattern UPTIME = Pattern.compile("uptime_ms=(\\d+)");
+
+    /** Pages verified per second of the guest's own time (its TSC) from {@code a} to {@code b}. */
+    private static double verifyRate(FerryProcess.Heartbeat a, FerryProcess.Heartbeat b) {
+        Matcher ma = UPTIME.matcher(a.line());
+        Matcher mb = UPTIME.matcher(b.line());
+        assertTrue(ma.find() && mb.find(), a.line() + " / " + b.line());
+        long ms = Long.parseLong(mb.group(1)) - Long.parseLong(ma.group(1));
+        return (b.pagesVerified() - a.pagesVerified()) * 1000.0 / Math.max(1, ms);
     }
 
     /**
@@ -140,6 +158,15 @@ public final class MigrationPair implements AutoCloseable {
         assertEquals(0, first.errors(), first.line());
         assertEquals(0, later.errors(), later.line());
         assertTrue(later.pagesVerified() > before.pagesVerified(), later.line() + " after " + before.line());
+        // Every vCPU goes on at its pace, not only the one that prints: a vCPU halted in the
+        // firmware's sleep wakes only if its LAPIC timer and TSC deadline came along.
+        List<FerryProcess.Heartbeat> src = sourceHeartbeats();
+        if (src.size() >= 3) {
+            double sourceRate = verifyRate(src.get(src.size() - 3), src.get(src.size() - 2));
+            double targetRate = verifyRate(first, later);
+            assertTrue(targetRate > 0.8 * sourceRate, "the target verifies " + targetRate
+                    + " pages/s, the source did " + sourceRate + ": " + first.line() + " / " + later.line());
+        }
     }
 
     /** The source guest is running and still verifying its pages without errors. */

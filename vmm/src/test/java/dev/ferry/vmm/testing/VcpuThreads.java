@@ -3,13 +3,13 @@ package dev.ferry.vmm.testing;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
- * What the host sees of a Ferry process's vCPU threads (named {@code vcpu-N}), from
- * /proc/PID/task/TID (proc(5)): their CPU time, and how often they gave the CPU up by themselves.
+ * What the host sees of each of a Ferry process's vCPU threads (named {@code vcpu-N}), from
+ * /proc/PID/task/TID (proc(5)): its CPU time, and how often it gave the CPU up by itself.
  */
 public final class VcpuThreads {
 
@@ -19,47 +19,35 @@ public final class VcpuThreads {
     private VcpuThreads() {
     }
 
-    /** Seconds of CPU (utime + stime, stat fields 14 and 15) the vCPU threads have used. */
-    public static double cpuSeconds(long pid) throws IOException {
-        long ticks = 0;
-        for (Path task : vcpuTasks(pid)) {
-            String stat = read(task.resolve("stat"));
-            if (stat != null) {
-                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
-            }
-        }
-        return ticks / TICKS_PER_SECOND;
-    }
-
     /**
-     * Voluntary context switches of the vCPU threads: a vCPU whose guest executes HLT blocks in
-     * KVM_RUN and counts one; a spinning one is only ever preempted (involuntary), whatever the
-     * load of the machine.
+     * One vCPU thread at one moment. Voluntary context switches: a vCPU whose guest executes HLT
+     * blocks in KVM_RUN and counts one; a spinning one is only ever preempted (involuntary),
+     * whatever the load of the machine.
      */
-    public static long voluntarySwitches(long pid) throws IOException {
-        long switches = 0;
-        for (Path task : vcpuTasks(pid)) {
-            String status = read(task.resolve("status"));
-            if (status != null) {
-                for (String line : status.split("\n")) {
-                    if (line.startsWith("voluntary_ctxt_switches:")) {
-                        switches += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
-                    }
-                }
-            }
-        }
-        return switches;
+    public record Sample(double cpuSeconds, long voluntarySwitches) {
     }
 
-    private static List<Path> vcpuTasks(long pid) throws IOException {
-        List<Path> vcpus = new ArrayList<>();
+    /** Each vCPU thread of process {@code pid} by name ({@code vcpu-0}, ...). */
+    public static Map<String, Sample> sample(long pid) throws IOException {
+        Map<String, Sample> vcpus = new TreeMap<>();
         try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
             for (Path task : (Iterable<Path>) tasks::iterator) {
                 String comm = read(task.resolve("comm"));
-                if (comm != null && comm.startsWith("vcpu-")) {
-                    vcpus.add(task);
+                String stat = read(task.resolve("stat"));
+                String status = read(task.resolve("status"));
+                if (comm == null || !comm.startsWith("vcpu-") || stat == null || status == null) {
+                    continue;                       // not a vCPU, or it ended meanwhile
                 }
+                // utime and stime: fields 14 and 15, counted after the parenthesised name.
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                long voluntary = 0;
+                for (String line : status.split("\n")) {
+                    if (line.startsWith("voluntary_ctxt_switches:")) {
+                        voluntary = Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                    }
+                }
+                vcpus.put(comm.trim(), new Sample(ticks / TICKS_PER_SECOND, voluntary));
             }
         }
         return vcpus;

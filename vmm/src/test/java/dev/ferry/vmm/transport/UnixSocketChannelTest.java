@@ -85,7 +85,7 @@ class UnixSocketChannelTest {
         UnixSocketChannel[] p = pair();
         p[1].close();
         IOException e = assertThrows(IOException.class, () -> p[0].write(ByteBuffer.wrap(new byte[] {1})));
-        assertEquals("send on test:source: the peer closed the connection", e.getMessage());
+        assertEquals("send on test:source failed: EPIPE (Broken pipe) (the peer closed the connection)", e.getMessage());
         p[0].close();
     }
 }

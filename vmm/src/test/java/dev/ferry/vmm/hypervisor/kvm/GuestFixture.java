@@ -2,6 +2,7 @@ package dev.ferry.vmm.hypervisor.kvm;
 
 import dev.ferry.vmm.os.HostMapping;
 import dev.ferry.vmm.os.Memfd;
+import dev.ferry.vmm.testing.RealMode;
 
 import java.nio.ByteBuffer;
 
@@ -69,7 +70,7 @@ final class GuestFixture implements AutoCloseable {
 
     /** Real mode with CS base 0 and selector 0, so that IP is the guest-physical address. */
     void enterRealMode(long entry) {
-        dev.ferry.vmm.testing.RealMode.enter(vcpu, entry);
+        RealMode.enter(vcpu, entry);
     }
 
     @Override
