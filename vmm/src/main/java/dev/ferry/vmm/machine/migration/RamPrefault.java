@@ -14,8 +14,8 @@ import dev.ferry.vmm.os.Threads;
  * allocates ahead").
  *
  * <p>The thread runs in SCHED_IDLE, so it only ever uses a core that nothing else of the
- * migration wants; it skips what the stream has already reached (the sink's frontier), allocates
- * in small chunks (the mapping's lock is held for one chunk at a time), and stops at the first
+ * migration wants; it stays {@link #LEAD_PAGES} ahead of what the stream has reached (the sink's
+ * frontier), allocates in small chunks (the mapping's lock is held for one chunk at a time), and stops at the first
  * failure (it is an optimisation: the stream allocates whatever it did not), at the switchover
  * and at the end of the migration.
  */
@@ -23,6 +23,8 @@ final class RamPrefault implements AutoCloseable {
 
     /** 128 pages: about 0.1 ms of allocation per madvise call. */
     static final long CHUNK_PAGES = 128;
+    /** How far ahead of the stream's frontier it allocates (16 MiB: a few ms of the stream). */
+    static final long LEAD_PAGES = 4096;
     private static final long PAGE = MemoryLayout.PAGE_SIZE;
 
     private final GuestRam ram;
@@ -54,7 +56,13 @@ final class RamPrefault implements AutoCloseable {
                 long page = extents.first(i);
                 long end = page + extents.pages(i);
                 while (!stopped) {
-                    page = Math.max(page, sink.frontierPage());
+                    long frontier = sink.frontierPage();
+                    if (frontier > 0 && page < frontier + LEAD_PAGES) {
+                        // Caught up (or never ahead): allocating right where the stream writes
+                        // only fights it for the same pages' locks (8 GiB idle: 23 s instead of
+                        // 20 without this thread, 14.6 s with the lead). Go well ahead of it.
+                        page = frontier + LEAD_PAGES;
+                    }
                     if (page >= end) {
                         break;
                     }

@@ -63,19 +63,20 @@ class RamPrefaultTest {
     }
 
     @Test
-    void skipsWhatTheStreamHasWrittenAndKeepsItsBytes() throws Exception {
-        try (GuestRam ram = GuestRam.create(new MemoryLayout(16L << 20), "prefault-test")) {
+    void staysAheadOfWhatTheStreamHasWrittenAndKeepsItsBytes() throws Exception {
+        try (GuestRam ram = GuestRam.create(new MemoryLayout(64L << 20), "prefault-test")) {
             GuestRamSink sink = new GuestRamSink(ram);
             ByteBuffer written = ByteBuffer.allocateDirect(151 * PAGE).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < 151; i++) {
                 written.putLong(i * PAGE, 0x5000 + i);
             }
             sink.writeRun(0, written);                    // pages 0..150: the frontier is 151
-            RamPrefault p = RamPrefault.start(ram, extents(4096, 100, 200), sink);
-            awaitAllocated(p, 149);
+            RamPrefault p = RamPrefault.start(ram, extents(16384, 100, 9900), sink);
+            long ahead = 151 + RamPrefault.LEAD_PAGES;
+            awaitAllocated(p, 10000 - ahead);
             p.close();
-            assertEquals(149, p.allocatedPages(), "pages 151..299 only");
-            assertEquals("0+300", allocated(ram));
+            assertEquals(10000 - ahead, p.allocatedPages(), "from the frontier plus the lead to the extent's end");
+            assertEquals("0+151 " + ahead + "+" + (10000 - ahead), allocated(ram));
             assertEquals(0x5000 + 120, ram.readLong(120L * PAGE), "a page the stream wrote is unchanged");
         }
     }
