@@ -228,6 +228,11 @@ def migrate_once(opts, row, run):
         src_serial.wait(lambda h: h[-1]["hb"] > first["hb"], deadline, procs["source"], "one more heartbeat")
         phase = "settle"
         res["settle_s"] = round(wait_settled([procs["source"].pid, procs["target"].pid]), 2)
+        # Memory the kernel freed goes back to the hypervisor below within seconds here (virtio
+        # free page reporting), and touching it again is ~5x slower than memory just freed: wait
+        # the same for every VMM, so that every target writes into cold memory, as on a host whose
+        # free memory has been idle (a fast-starting VMM would otherwise inherit warm memory).
+        time.sleep(opts.cold_wait)
 
         phase = "setup"
         caps = [{"capability": "events", "state": True}, {"capability": "multifd", "state": mode == "multifd"}]
@@ -514,6 +519,9 @@ def main():
     ap.add_argument("--downtime-limit", type=int, default=300, help="ms, on the source (default 300)")
     ap.add_argument("--timeout", type=float, default=120, help="limit per migration row run, s (default 120)")
     ap.add_argument("--ceiling-gib", type=float, default=2, help="GiB for the loopback ceiling (0: skip; default 2)")
+    ap.add_argument("--cold-wait", type=float, default=5, metavar="S",
+                    help="seconds every run waits before 'migrate', so that freed memory is cold for every VMM"
+                         " (default 5; 0 to skip)")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                     help="before each migration wait up to S s until no other QEMU/Java process runs")
     ap.add_argument("--snapshot", action="store_true",
@@ -607,7 +615,8 @@ def main():
                       "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
                                "first_touch_gb_s": opts.first_touch_gb_s},
                       "config": {k: getattr(opts, k) for k in ("vmm", "ram", "workload", "mode", "runs", "channels",
-                                                                "smp", "workloads", "scale", "hb", "downtime_limit")},
+                                                                "smp", "workloads", "scale", "hb", "downtime_limit",
+                                                                "cold_wait")},
                       "commit": subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],
                                                stdout=subprocess.PIPE, text=True).stdout.strip(),
                       "snapshot": opts.target_dir is not None, "elapsed_s": elapsed, "commands": opts.commands,
