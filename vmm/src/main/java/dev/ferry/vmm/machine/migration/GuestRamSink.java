@@ -44,13 +44,13 @@ final class GuestRamSink implements PageSink {
 
     @Override
     public void writeRun(long gpa, ByteBuffer pages) {
-        if (layout.rangeOf(gpa, pages.remaining()) == null) {
+        RamRange range = layout.rangeOf(gpa, pages.remaining());
+        if (range == null) {
             // Consecutive addresses across two RAM ranges: page by page.
             PageSink.super.writeRun(gpa, pages);
             return;
         }
         ram.store(gpa, pages);
-        RamRange range = layout.rangeOf(gpa, pages.remaining());
         long fileEnd = (range.fileOffset() + gpa - range.guestPhysicalAddress() + pages.remaining()) / PAGE;
         if (fileEnd > frontier.get()) {
             frontier.accumulateAndGet(fileEnd, Math::max);
