@@ -22,13 +22,22 @@ class EdenHeadroomTest {
     void anEdenWithoutTheRoomAskedForIsCollectedNow() {
         // Less than half the eden free: the most a request gets is half. (A collection on the
         // way empties it again: the filling goes on, bounded.)
-        for (long n = 0; EdenHeadroom.freeBytes() >= eden().getUsage().getCommitted() / 2
-                && n < 1L << 30; n += 64 * 1024) {
-            filler = new byte[64 * 1024];
+        for (int attempt = 0; ; attempt++) {
+            for (long n = 0; EdenHeadroom.freeBytes() >= eden().getUsage().getCommitted() / 2
+                    && n < 1L << 30; n += 64 * 1024) {
+                filler = new byte[64 * 1024];
+            }
+            long before = collections();
+            boolean collected = EdenHeadroom.makeRoom(Long.MAX_VALUE);
+            if (!collected && attempt < 5 && EdenHeadroom.freeBytes() >= eden().getUsage().getCommitted() / 2) {
+                // Another thread of the test JVM collected between the filling and the call
+                // (CI saw it once): the eden has room, rightly left alone. Fill it again.
+                continue;
+            }
+            assertTrue(collected, "collected");
+            assertTrue(collections() > before);
+            return;
         }
-        long before = collections();
-        assertTrue(EdenHeadroom.makeRoom(Long.MAX_VALUE), "collected");
-        assertTrue(collections() > before);
     }
 
     @Test
